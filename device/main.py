@@ -1,0 +1,112 @@
+"""Band firmware entry point: USB serial (and BLE where the board has it) into BandCore.
+
+The loop waits for input until the core's next deadline (a ramp step, a PLAY edge, a lease
+end), feeds the hardware watchdog at least every 500 ms, and never blocks elsewhere: if it
+hangs, the watchdog resets the chip and the band restarts with outputs off.
+"""
+
+import select
+import sys
+
+import band_core
+import board as board_layer
+import protocol as p
+
+RAMP_STEP_MS = 10
+IDLE_POLL_MS = 500
+HOST_QUIET_MS = 10000
+
+try:
+    import micropython
+except ImportError:  # pragma: no cover - every MicroPython has it
+    micropython = None
+
+
+class UsbLink:
+    """Framed messages over the USB serial console (stdin/stdout)."""
+
+    def __init__(self):  # type: () -> None
+        self.rx = sys.stdin.buffer
+        self.tx = sys.stdout.buffer
+        self.poller = select.poll()
+        self.poller.register(sys.stdin, select.POLLIN)
+        self.decoder = p.FrameDecoder()
+        self.seq = 0
+        self.last_rx_ms = -HOST_QUIET_MS
+        self.closed = False
+
+    def read(self, timeout_ms):  # type: (int) -> list
+        """Wait up to ``timeout_ms`` for bytes; return the complete frames received."""
+        frames = []
+        events = self.poller.poll(timeout_ms)
+        while events:
+            if events[0][1] & (select.POLLHUP | select.POLLERR) and not events[0][1] & 1:
+                self.closed = True
+                return frames
+            data = self.rx.read(1)
+            if not data:
+                self.closed = True
+                return frames
+            frames.extend(self.decoder.feed(data))
+            events = self.poller.poll(0)
+        return frames
+
+    def send(self, message):  # type: (bytes) -> None
+        """Frame and write one message."""
+        self.tx.write(p.encode_frame(self.seq, message))
+        self.seq = (self.seq + 1) & 0xFF
+
+
+def _ctrl_c(enabled):  # type: (bool) -> None
+    # Frames may hold 0x03; while a host talks to us it must not interrupt the firmware.
+    # When the host has been quiet a while, Ctrl-C works again so mpremote can take over.
+    if micropython is not None:
+        micropython.kbd_intr(3 if enabled else -1)
+
+
+def _timeout(core, now):  # type: (band_core.BandCore, int) -> int
+    deadline = core.next_deadline(now)
+    if deadline == band_core.NEVER:
+        return IDLE_POLL_MS
+    if deadline == now:  # mid-ramp: step the PWM every few ms
+        return RAMP_STEP_MS
+    return max(0, min(deadline - now, IDLE_POLL_MS))
+
+
+def run():  # type: () -> None
+    """Start with outputs off, then serve the host forever."""
+    board = board_layer.Board()
+    core = band_core.BandCore(board, board.kind, board.now_ms(), board.ceiling, 0,
+                              board.reset_cause())
+    usb = UsbLink()
+    ble = None
+    try:
+        import ble_peripheral
+
+        ble = ble_peripheral.BlePeripheral(core, board)
+    except ImportError:
+        pass
+    host_active = False
+    while not usb.closed:
+        board.feed_watchdog()
+        now = board.now_ms()
+        frames = usb.read(_timeout(core, now))
+        now = board.now_ms()
+        for _seq, message in frames:
+            usb.last_rx_ms = now
+            for reply in core.handle(message, now, "usb"):
+                usb.send(reply)
+        core.corrupt = usb.decoder.corrupt
+        for note in core.tick(board.now_ms()):
+            if now - usb.last_rx_ms < HOST_QUIET_MS:
+                usb.send(note)
+            if ble is not None:
+                ble.notify(note)
+        active = now - usb.last_rx_ms < HOST_QUIET_MS
+        if active != host_active:
+            host_active = active
+            _ctrl_c(not active)
+    board.set_output(0)
+
+
+run()
