@@ -182,7 +182,7 @@ class BandCore:
         if m.type == p.HELLO:
             return [self._caps()]
         if m.type == p.PING:
-            return [self._status(m.token, now)]  # type: ignore[attr-defined]
+            return [self._status(m.token, now)]
         if m.type == p.STOP:
             return [self._stop(m, message, now)]
         if m.type not in p.AUTHENTICATED:
@@ -223,22 +223,22 @@ class BandCore:
 
     def _apply(self, m, now):  # type: (p.Message, int) -> int
         if m.type == p.PAIR:
-            self.key = bytes(m.key)  # type: ignore[attr-defined]
+            self.key = bytes(m.key)
             self.board.save_key(self.key)  # type: ignore[attr-defined]
             self._cut(now)
             return p.OK
-        if not self._lease(m.lease_ms, now):  # type: ignore[attr-defined]
+        if not self._lease(m.lease_ms, now):
             return p.E_BAD_ARG
         if m.type == p.KEEP:
             return p.OK
         if m.type == p.SET:
-            steps = [(m.ramp_ms, self._clamp(m.level))]  # type: ignore[attr-defined]
+            steps = [(m.ramp_ms, self._clamp(m.level))]
             self._start(now, steps, False)
         else:
-            steps = [(d, self._clamp(v)) for d, v in m.steps]  # type: ignore[attr-defined]
+            steps = [(d, self._clamp(v)) for d, v in m.steps]
             if len(self._queue) + len(steps) > QUEUE_MAX:
                 return p.E_BAD_ARG
-            self._start(now, steps, m.append)  # type: ignore[attr-defined]
+            self._start(now, steps, m.append)
         self.accepted += 1
         return p.OK
 

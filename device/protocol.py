@@ -12,10 +12,15 @@ write or notification; over serial each message travels in a frame:
 """
 
 # MicroPython: %-formatting is its cheapest, and it has no contextlib.
-# ruff: noqa: UP031, SIM108
+# ruff: noqa: UP031, SIM105, SIM108
 
 import hashlib
 import struct
+
+try:  # for type checkers only; MicroPython has no typing module
+    from typing import Any  # noqa: F401
+except ImportError:
+    pass
 
 VERSION = 1
 
@@ -117,6 +122,9 @@ class Message:
         self.tag = b""
         for name in fields:
             setattr(self, name, fields[name])
+
+    def __getattr__(self, name):  # type: (str) -> Any
+        raise AttributeError(name)
 
     def __repr__(self):  # type: () -> str
         return "Message(0x%02x %r)" % (self.type, self.__dict__)
@@ -462,7 +470,7 @@ class FrameDecoder:
 
     def feed(self, data):  # type: (bytes) -> list
         """Add received bytes; return the complete, intact frames among them."""
-        out = []
+        out = []  # type: list
         for byte in data:
             if byte != 0:
                 if len(self._buf) >= 2 * MAX_FRAME:
