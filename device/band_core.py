@@ -27,9 +27,11 @@ NEVER = -1
 class BandCore:
     """One band: feed it messages with :meth:`handle` and time with :meth:`tick`.
 
-    ``board`` provides ``set_output(level_u16)``, ``urandom(n)``, ``load_key()``,
-    ``save_key(key)``, ``battery_mv()`` and ``temp_c10()``. ``on_breakpoint(t_ms, level)``
-    (optional) sees every breakpoint of the output, the output being linear between them.
+    ``board`` provides ``set_output(level_u16)``, ``urandom(n)``, ``band_id()`` (8 bytes),
+    ``load_key()``, ``save_key(key)``, ``battery_mv()`` and ``temp_c10()``.
+    ``on_breakpoint(t_ms, level)`` (optional) sees every breakpoint of the output, the output
+    being linear between them; ``on_segment(t_ms, target, duration_ms)`` (optional) sees every
+    new linear segment (a plant model follows these).
     """
 
     def __init__(self, board, kind, now_ms, ceiling=p.LEVEL_MAX, max_lease_ms=0,
@@ -42,7 +44,9 @@ class BandCore:
         self.max_lease_ms = min(max_lease_ms, hard) if max_lease_ms > 0 else hard
         self.reset_cause = reset_cause
         self.on_breakpoint = on_breakpoint
+        self.on_segment = None  # type: object
         self.nonce = board.urandom(p.NONCE_LEN)  # type: ignore[attr-defined]
+        self.band_id = board.band_id()  # type: ignore[attr-defined]
         self.key = board.load_key()  # type: ignore[attr-defined]
         self.last_counter = 0
         self.boot_ms = now_ms
@@ -85,16 +89,18 @@ class BandCore:
             self.on_breakpoint(t, v)  # type: ignore[operator]
 
     def _begin(self, t, v_from, v_to, duration):  # type: (int, int, int, int) -> None
+        end = NEVER if duration == NEVER else t + duration
         steady = self._t1 == NEVER or self._v0 == self._v1
-        if not (v_from == v_to and steady and v_from == self._v1):
-            self._row(t, v_from)
-        if duration == NEVER:
-            self._t0, self._v0, self._t1, self._v1 = t, v_to, NEVER, v_to
-        elif duration == 0:
+        if v_from == v_to and steady and v_from == self._v1:
+            self._t0, self._v0, self._t1, self._v1 = t, v_to, end, v_to  # nothing changes
+            return
+        if self.on_segment is not None:
+            self.on_segment(t, v_to, max(duration, 0))  # type: ignore[operator]
+        self._row(t, v_from)
+        if duration == 0:
             self._row(t, v_to)
-            self._t0, self._v0, self._t1, self._v1 = t, v_to, t, v_to
-        else:
-            self._t0, self._v0, self._t1, self._v1 = t, v_from, t + duration, v_to
+            v_from = v_to
+        self._t0, self._v0, self._t1, self._v1 = t, v_from, end, v_to
 
     def _advance(self, now):  # type: (int) -> None
         while self._t1 != NEVER and now >= self._t1:
@@ -159,15 +165,17 @@ class BandCore:
         self.outbox = []
         return out
 
-    def next_deadline(self, now):  # type: (int) -> int
-        """When :meth:`tick` must run next (ms), or NEVER. During ramps, ``now``."""
+    def next_deadline(self):  # type: () -> int
+        """When :meth:`tick` must run next (ms): the end of the current segment or of the
+        lease, whichever is first; NEVER when idle. Ramps in between are the board's job."""
         deadline = self._lease_end
-        if self._t1 != NEVER:
-            if self._v0 != self._v1 and now < self._t1:
-                return now
-            if deadline == NEVER or self._t1 < deadline:
-                deadline = self._t1
+        if self._t1 != NEVER and (deadline == NEVER or self._t1 < deadline):
+            deadline = self._t1
         return deadline
+
+    def ramping(self, now):  # type: (int) -> bool
+        """True while the output is moving, so the board must keep updating its PWM."""
+        return self._t1 != NEVER and self._v0 != self._v1 and now < self._t1
 
     # -- messages ------------------------------------------------------------------------
 
@@ -254,7 +262,7 @@ class BandCore:
     def _caps(self):  # type: () -> bytes
         return p.encode_caps(self.kind, FW_VERSION, self.ceiling, self.max_lease_ms,
                              self.key is not None, self.nonce, self.last_counter,
-                             self.reset_cause)
+                             self.reset_cause, self.band_id)
 
     def _status(self, token, now):  # type: (int, int) -> bytes
         lease_left = 0

@@ -93,6 +93,11 @@ class Board:
         """Random bytes from the chip's hardware RNG."""
         return os.urandom(n)
 
+    def band_id(self):  # type: () -> bytes
+        """8 bytes naming this band: the chip's unique id (its MAC), zero-padded."""
+        uid = bytes(machine.unique_id())[:8]
+        return uid + bytes(8 - len(uid))
+
     def load_key(self):  # type: () -> object
         """The pairing key from flash, or None when unpaired."""
         try:

@@ -65,12 +65,11 @@ def _ctrl_c(enabled):  # type: (bool) -> None
 
 
 def _timeout(core, now):  # type: (band_core.BandCore, int) -> int
-    deadline = core.next_deadline(now)
-    if deadline == band_core.NEVER:
-        return IDLE_POLL_MS
-    if deadline == now:  # mid-ramp: step the PWM every few ms
-        return RAMP_STEP_MS
-    return max(0, min(deadline - now, IDLE_POLL_MS))
+    deadline = core.next_deadline()
+    wait = IDLE_POLL_MS if deadline == band_core.NEVER else max(0, deadline - now)
+    if core.ramping(now):  # step the PWM every few ms along the ramp
+        wait = min(wait, RAMP_STEP_MS)
+    return min(wait, IDLE_POLL_MS)
 
 
 def run():  # type: () -> None

@@ -103,8 +103,8 @@ RESET_NAMES = {
 BATTERY_UNKNOWN = 0xFFFF
 TEMP_UNKNOWN = 0x7FFF
 
-_CAPS_FMT = ">BBBBBHHBB8sIB"
-_STATUS_FMT = ">HHHBBHHHHHhBII"
+_CAPS_FMT = ">BBBBBHHBB8sIB8s"
+_STATUS_FMT = ">HHHHBBHHHHHhBII"
 _ACK_FMT = ">IBH"
 _FAULT_FMT = ">BH"
 
@@ -264,12 +264,12 @@ def encode_pair(old_key, nonce, counter, new_key):  # type: (bytes, bytes, int, 
 
 
 def encode_caps(kind, fw, ceiling, max_lease_ms, paired, nonce, last_counter, reset_cause,
-                max_steps=PLAY_MAX_STEPS):
-    # type: (int, tuple, int, int, bool, bytes, int, int, int) -> bytes
+                band_id, max_steps=PLAY_MAX_STEPS):
+    # type: (int, tuple, int, int, bool, bytes, int, int, bytes, int) -> bytes
     """CAPS: the answer to HELLO."""
     return _head(CAPS) + struct.pack(
         _CAPS_FMT, VERSION, kind, fw[0], fw[1], fw[2], ceiling, max_lease_ms, max_steps,
-        1 if paired else 0, nonce, last_counter, reset_cause)
+        1 if paired else 0, nonce, last_counter, reset_cause, band_id)
 
 
 def encode_status(token, level, target, lease_left_ms, queue_len, flags, expiries, rejected,
@@ -347,7 +347,8 @@ def _decode_host(mtype, message):  # type: (int, bytes) -> Message
 
 
 _CAPS_NAMES = ("proto", "kind", "fw_major", "fw_minor", "fw_patch", "ceiling",
-               "max_lease_ms", "max_steps", "paired", "nonce", "last_counter", "reset_cause")
+               "max_lease_ms", "max_steps", "paired", "nonce", "last_counter", "reset_cause",
+               "band_id")
 _STATUS_NAMES = ("token", "level", "target", "lease_left_ms", "queue_len", "flags",
                  "expiries", "rejected", "corrupt", "replays", "battery_mv", "temp_c10",
                  "reset_cause", "last_counter", "uptime_ms")

@@ -54,6 +54,7 @@ class BandInfo:
     reset_cause: str
     nonce: bytes
     last_counter: int
+    band_id: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,37 @@ def read_key(key: bytes | str | None = None, key_file: str | os.PathLike[str] | 
     return bytes(key)
 
 
+def config_dir() -> Path:
+    """``$PC6_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/pc6band``, else ``~/.config/pc6band``."""
+    override = os.environ.get("PC6_CONFIG_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "pc6band"
+
+
+def key_path(band_id: str) -> Path:
+    """Where the key of the band with id ``band_id`` (16 hex digits) is kept."""
+    return config_dir() / "bands" / f"{band_id}.key"
+
+
+def store_key(band_id: str, key: bytes) -> Path:
+    """Write a band key (hex text, mode 0600, directory 0700); return its path."""
+    path = key_path(band_id)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def load_stored_key(band_id: str) -> bytes | None:
+    """The stored key of a band, or None if it was never paired from this host."""
+    path = key_path(band_id)
+    return read_key(key_file=path) if path.exists() else None
+
+
 def _kind(value: ActuatorKind | str | None) -> ActuatorKind | None:
     if value is None:
         return None
@@ -116,7 +148,7 @@ def _info(m: p.Message) -> BandInfo:
         ceiling=p.u16_to_level(m.ceiling), max_lease_s=m.max_lease_ms / 1000,
         max_play_steps=m.max_steps, paired=bool(m.paired),
         reset_cause=p.RESET_NAMES.get(m.reset_cause, "unknown"), nonce=bytes(m.nonce),
-        last_counter=m.last_counter)
+        last_counter=m.last_counter, band_id=bytes(m.band_id).hex())
 
 
 def _status(m: p.Message) -> BandStatus:
@@ -399,6 +431,8 @@ class BandLink(Actuator, abc.ABC):
         if self._want_kind is not None and info.kind != self._want_kind:
             raise InvalidInput(f"{self.where}: band drives {info.kind}, configured "
                                f"{self._want_kind}")
+        if self._key is None:
+            self._key = load_stored_key(info.band_id)
         same_boot = self.info is not None and self.info.nonce == info.nonce
         self._counter = max(self._counter, info.last_counter) if same_boot else info.last_counter
         self.info = info
