@@ -185,7 +185,8 @@ class BandLink(Actuator, abc.ABC):
         self.info: BandInfo | None = None
         self.reconnects = 0
         self._counter = 0
-        self._up = False
+        self._up = False  # the transport is open
+        self._ready = False  # ... and the session is established: actuation allowed
         self._closing = False
         self._loss: asyncio.Future[str] | None = None
         self._last_rx = 0.0
@@ -242,7 +243,7 @@ class BandLink(Actuator, abc.ABC):
     @property
     def connected(self) -> bool:
         """True while a session with the band is up."""
-        return self._up
+        return self._ready
 
     def on_link(self, listener: LinkListener) -> Callable[[], None]:
         """Call ``listener(up, reason)`` when the link goes down or comes back up.
@@ -335,7 +336,7 @@ class BandLink(Actuator, abc.ABC):
         with contextlib.suppress(Exception):
             await self.off()
         self._closing = True
-        self._up = False
+        self._up = self._ready = False
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(BaseException):
@@ -395,7 +396,7 @@ class BandLink(Actuator, abc.ABC):
         return round(self.capabilities.max_lease_s * 1000)
 
     async def _actuate(self, build: Callable[[int], bytes]) -> p.Message:
-        if not self._up:
+        if not self._ready:
             raise LinkError(f"{self.where}: link to the band is down")
         for attempt in range(2):
             counter = self._next_counter()
@@ -440,7 +441,7 @@ class BandLink(Actuator, abc.ABC):
                                          max_lease_s=info.max_lease_s)
         return info
 
-    async def _establish(self) -> None:
+    async def _establish(self, *, resumed: bool = False) -> None:
         loop = asyncio.get_running_loop()
         self._loss = loop.create_future()
         try:
@@ -448,8 +449,9 @@ class BandLink(Actuator, abc.ABC):
             self._up = True
             self._last_rx = loop.time()
             await self._hello()
-            self._band_target = 1  # unknown: make off() below really send STOP
             await self.off()
+            self._resume_ramp_due = resumed
+            self._ready = True
         except BaseException:
             self._up = False
             with contextlib.suppress(Exception):
@@ -485,7 +487,7 @@ class BandLink(Actuator, abc.ABC):
                 return str(err)
 
     def _down(self, reason: str) -> None:
-        self._up = False
+        self._up = self._ready = False
         self._band_target = 0
         self._fail_waiters(reason)
         self.report_fault(f"link lost: {reason}")
@@ -496,14 +498,13 @@ class BandLink(Actuator, abc.ABC):
         while not self._closing:
             await asyncio.sleep(delay)
             try:
-                await self._establish()
+                await self._establish(resumed=True)
             except (LinkError, OSError, InvalidInput) as err:
                 logger.info("%s: reconnect failed (%s); next try in %.2f s", self.where, err,
                             min(delay * 2, self.backoff_max_s))
                 delay = min(delay * 2, self.backoff_max_s)
                 continue
             self.reconnects += 1
-            self._resume_ramp_due = True
             logger.warning("%s: link back; band held off until the engine resumes", self.where)
             self._tell_link(True, "reconnected")
             return

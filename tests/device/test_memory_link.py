@@ -1,0 +1,106 @@
+"""Band link logic on the virtual clock: a whole night, hung links, unplug and replug."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from band_testlib import KEY, run_virtual
+
+from sim.band import MemoryLink, VirtualBand
+
+
+def test_a_night_of_refreshes_never_lets_the_lease_lapse() -> None:
+    async def night() -> tuple[dict[str, int], int, float]:
+        loop = asyncio.get_running_loop()
+        band = VirtualBand("vibration", key=KEY, seed=10, plant=None)
+        link = MemoryLink(band, key=KEY, latency_s=0.02)
+        async with link:
+            start = loop.time()
+            lease = 4.0
+            step = 0
+            while loop.time() - start < 8 * 3600:
+                level = 0.3 if (step // 200) % 2 else 0.6
+                await link.set_level(level, lease_s=lease, ramp_s=0.5)
+                await asyncio.sleep(lease * 0.75)
+                step += 1
+            await link.set_level(0.0, lease_s=lease)
+            elapsed = loop.time() - start
+        return band.counters(), len(band.breakpoints), elapsed
+
+    counters, rows, elapsed = run_virtual(night())
+    assert elapsed >= 8 * 3600
+    assert counters["expiries"] == 0
+    assert counters["rejected"] == 0
+    assert rows < 200  # breakpoints only where the output changes, not per refresh
+
+
+def test_hung_link_band_off_within_lease_host_reports_within_5_s() -> None:
+    async def scenario() -> tuple[float, float, list[str]]:
+        loop = asyncio.get_running_loop()
+        band = VirtualBand("pressure", key=KEY, seed=11, plant=None)
+        link = MemoryLink(band, key=KEY)
+        faults: list[str] = []
+        link.on_fault(faults.append)
+        async with link:
+            await link.set_level(0.7, lease_s=3.0)
+            t_freeze = loop.time()
+            link.freeze()
+            while band.level() > 0:
+                await asyncio.sleep(0.01)
+            band_off = loop.time() - t_freeze
+            while link.connected:
+                await asyncio.sleep(0.01)
+            host_knew = loop.time() - t_freeze
+        return band_off, host_knew, faults
+
+    band_off, host_knew, faults = run_virtual(scenario())
+    assert band_off == pytest.approx(3.0, abs=0.02)
+    assert host_knew <= 5.0
+    assert any(f.startswith("link lost: no answer") for f in faults)
+
+
+def test_reconnect_with_backoff_then_resume_only_with_a_ramp() -> None:
+    async def scenario() -> tuple[list[tuple[bool, str]], float, float, int]:
+        loop = asyncio.get_running_loop()
+        band = VirtualBand("vibration", key=KEY, seed=12, plant=None)
+        link = MemoryLink(band, key=KEY, backoff_initial_s=0.25, backoff_max_s=2.0,
+                          resume_ramp_s=1.0)
+        events: list[tuple[bool, str]] = []
+        link.on_link(lambda up, why: events.append((up, why)))
+        async with link:
+            await link.set_level(1.0, lease_s=4.0)
+            link.unplug()
+            await asyncio.sleep(30.0)  # band away for half a minute: backoff caps at 2 s
+            link.replug()
+            t_back = loop.time()
+            while not link.connected:
+                await asyncio.sleep(0.01)
+            reconnect_delay = loop.time() - t_back
+            held = band.level()
+            await link.set_level(1.0, lease_s=4.0)  # ramp_s=0 asked; the link imposes 1 s
+            t_cmd = loop.time()
+            await asyncio.sleep(0.5)
+            halfway = band.level()
+            assert loop.time() - t_cmd == pytest.approx(0.5, abs=0.01)
+        return events, reconnect_delay, halfway, int(held)
+
+    events, reconnect_delay, halfway, held = run_virtual(scenario())
+    assert [e[0] for e in events] == [False, True]
+    assert reconnect_delay <= 2.0
+    assert held == 0
+    assert halfway == pytest.approx(0.5, abs=0.02)
+
+
+def test_band_reset_mid_session_is_healed_by_a_new_hello() -> None:
+    async def scenario() -> float:
+        band = VirtualBand("vibration", key=KEY, seed=13, plant=None)
+        link = MemoryLink(band, key=KEY)
+        async with link:
+            await link.set_level(0.5, lease_s=4.0)
+            band.reset()  # watchdog: new nonce, counters restart, output off
+            assert band.level() == 0.0
+            await link.set_level(0.4, lease_s=4.0)
+            return band.level()
+
+    assert run_virtual(scenario()) == pytest.approx(0.4, abs=1e-4)
