@@ -32,7 +32,7 @@ FIRMWARE_FILES = ("protocol.py", "band_core.py", "board.py", "ble_peripheral.py"
 class _Parser(argparse.ArgumentParser):
     """argparse that raises InvalidInput instead of exiting, so callers get exit code 2."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise InvalidInput(f"{self.prog}: {message}")
 
 

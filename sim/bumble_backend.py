@@ -116,9 +116,9 @@ class SimBlePeripheral:
         rx_perms = att.Attribute.WRITEABLE
         if world.encrypt:
             rx_perms |= att.Attribute.WRITE_REQUIRES_ENCRYPTION
-        self.rx = gatt.Characteristic(
-            RX_UUID, gatt.Characteristic.Properties.WRITE, rx_perms,
-            gatt.CharacteristicValue(write=self._on_write))
+        value: Any = gatt.CharacteristicValue(write=self._on_write)
+        self.rx: gatt.Characteristic[Any] = gatt.Characteristic(
+            RX_UUID, gatt.Characteristic.Properties.WRITE, rx_perms, value)
         self.tx = gatt.Characteristic(
             TX_UUID, gatt.Characteristic.Properties.NOTIFY, att.Attribute.READABLE, b"")
         device.add_service(gatt.Service(SERVICE_UUID, [self.rx, self.tx]))

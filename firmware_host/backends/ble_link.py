@@ -31,7 +31,7 @@ RX_UUID = "6d1c0002-3a4b-4f0e-9a52-70c6b0a1e5c6"
 TX_UUID = "6d1c0003-3a4b-4f0e-9a52-70c6b0a1e5c6"
 
 #: Returns None when the link is safe to actuate over, else the reason it is not.
-SecurityCheck = Callable[[BleakClient], "str | None | Awaitable[str | None]"]
+SecurityCheck = Callable[[BleakClient], "str | Awaitable[str | None] | None"]
 
 BOND_HINT = ("bond the band once: bluetoothctl, then 'scan on', 'pair ADDRESS', "
              "'trust ADDRESS' (see device/PAIRING.md)")
@@ -131,8 +131,9 @@ class BleLink(BandLink):
 async def scan_bands(*, timeout_s: float = 5.0, backend: type[Any] | None = None
                      ) -> list[tuple[str, str | None, int]]:
     """Bands advertising the pc6band service: ``(address, name, rssi)``, strongest first."""
+    extra: dict[str, Any] = {} if backend is None else {"backend": backend}
     found = await BleakScanner.discover(timeout=timeout_s, service_uuids=[SERVICE_UUID],
-                                        return_adv=True, backend=backend)
+                                        return_adv=True, **extra)
     bands = [(device.address, adv.local_name or device.name, adv.rssi)
              for device, adv in found.values()]
     return sorted(bands, key=lambda band: -band[2])
