@@ -71,3 +71,53 @@ def run_virtual(coro: Coroutine[Any, Any, T]) -> T:
         return loop.run_until_complete(coro)
     finally:
         loop.close()
+
+
+class MicroBand:
+    """The real firmware (``device/main.py``) under the MicroPython unix port, on a real pty.
+
+    Its filesystem is a temporary directory holding ``pc6_config.json`` and the key, as the
+    board's flash would; the fake ``machine`` module logs every PWM change to ``pwm``.
+    """
+
+    def __init__(self, root: Path, *, kind: str = "vibration", key: bytes | None = KEY) -> None:
+        import json
+        import subprocess
+        import tty
+
+        self.fs = root / "bandfs"
+        self.fs.mkdir(parents=True)
+        (self.fs / "pc6_config.json").write_text(json.dumps({"kind": kind}))
+        if key is not None:
+            (self.fs / "pc6_key.bin").write_bytes(key)
+        self.pwm = root / "pwm.csv"
+        self.pwm.write_text("")
+        master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        with open(root / "band.stderr", "w") as err:
+            self.proc = subprocess.Popen(
+                [micropython_binary(), str(DEVICE / "main.py")], stdin=master, stdout=master,
+                stderr=err, cwd=self.fs, env=micropython_env(self.fs, self.pwm))
+        os.close(master)
+
+    def rows(self) -> list[tuple[int, int]]:
+        """``(wall_time_ns, duty_u16)`` for every PWM change so far."""
+        out = []
+        for line in self.pwm.read_text().splitlines():
+            t, method, value = line.split(",")
+            if method == "duty_u16":
+                out.append((int(t), int(value)))
+        return out
+
+    def level(self) -> float:
+        """The PWM duty now, 0–1."""
+        rows = self.rows()
+        return rows[-1][1] / 65535 if rows else 0.0
+
+    def close(self) -> None:
+        """Kill the firmware process and close the pty."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.slave)
