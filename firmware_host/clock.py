@@ -14,7 +14,21 @@ import heapq
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
+
+
+#: Two times closer than this are the same moment: virtual clocks count whole microseconds,
+#: so a deadline computed in floats may sit a hair past the tick that serves it.
+EPSILON_S = 2e-6
+
+
+class Cancellable(Protocol):
+    """A scheduled wake-up that can be called off."""
+
+    def cancel(self) -> None:
+        """Call it off; harmless after it fired."""
+        ...
 
 
 class Clock(Protocol):
@@ -35,6 +49,10 @@ class Clock(Protocol):
 
     async def sleep_until(self, deadline: float) -> None:
         """Return at ``deadline`` (monotonic seconds), or at once if it has passed."""
+        ...
+
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Cancellable:
+        """Run ``callback`` in the running loop at ``deadline``."""
         ...
 
 
@@ -69,6 +87,33 @@ class LoopClock:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Cancellable:
+        """The loop's own ``call_at``."""
+        return asyncio.get_running_loop().call_at(deadline, callback)
+
+
+class _Timer:
+    """One entry of the RealClock's heap."""
+
+    __slots__ = ("callback", "cancelled", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        self.loop = loop
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        if not self.cancelled and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._run)
+
+    def _run(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self.callback()
+
 
 class RealClock:
     """Monotonic time with sub-millisecond wake-ups from a timer thread."""
@@ -77,7 +122,7 @@ class RealClock:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._heap: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
 
@@ -93,44 +138,38 @@ class RealClock:
         """Wait for ``deadline``; cancellable like any awaitable."""
         if deadline <= time.monotonic():
             return
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        with self._cond:
-            heapq.heappush(self._heap, (deadline, next(self._seq), fut))
-            self._start_locked()
-            self._cond.notify()
-        await fut
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        timer = self.call_at(deadline, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            timer.cancel()
 
-    def _start_locked(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="pc6-clock", daemon=True)
-            self._thread.start()
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Cancellable:
+        """Run ``callback`` in the running loop at ``deadline``, from the timer thread."""
+        timer = _Timer(asyncio.get_running_loop(), callback)
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._seq), timer))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="pc6-clock",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return timer
 
     def _run(self) -> None:
         with self._cond:
             while True:
-                while self._heap and self._heap[0][2].done():
-                    heapq.heappop(self._heap)  # cancelled sleepers
+                while self._heap and self._heap[0][2].cancelled:
+                    heapq.heappop(self._heap)
                 if not self._heap:
                     # Nothing to wait for: park without a timeout, costing no wake-ups.
                     self._cond.wait()
                     continue
-                deadline, _, fut = self._heap[0]
+                deadline, _, timer = self._heap[0]
                 remaining = deadline - time.monotonic()
                 if remaining > 0:
                     self._cond.wait(remaining)
                     continue
                 heapq.heappop(self._heap)
-                _wake(fut)
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    loop = fut.get_loop()
-    if loop.is_closed():
-        return
-    loop.call_soon_threadsafe(_resolve, fut)
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+                timer.fire()

@@ -1,0 +1,330 @@
+"""The SafetyGate: every command to an actuator passes through it.
+
+It clamps to the wearer's maximum, slows rises to the soft-start limit, attaches a lease to
+every non-zero command, enforces the longest continuous on-time, a rest after each press at
+least as long as the press (for pressure), the session length and the nightly budget, and
+latches a trip — outputs off — until a person resets it. Caps below the hard ceilings come
+from config; the ceilings themselves live in :mod:`firmware_host.limits`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .actuator import Actuator
+from .clock import EPSILON_S, Clock
+from .errors import SafetyTrip
+from .limits import HARD_LIMITS, Limits
+from .trace import TraceRecorder
+
+logger = logging.getLogger(__name__)
+
+EventSink = Callable[[str, dict[str, object]], None]
+LEASE_REFRESH_FRACTION = 0.75  # as Klipper: refresh unchanged values at 75 % of the lease
+FORCED_REST_MIN_S = 60.0  # after a cut-off for continuous on-time, rest at least this long
+
+
+@dataclass
+class _Motion:
+    """The output in progress: from (ta, va) to (tb, vb), then holding vb."""
+
+    ta: float = 0.0
+    va: float = 0.0
+    tb: float = 0.0
+    vb: float = 0.0
+
+    def at(self, t: float) -> float:
+        if t >= self.tb or self.tb <= self.ta:
+            return self.vb
+        return self.va + (self.vb - self.va) * (t - self.ta) / (self.tb - self.ta)
+
+
+class SafetyGate:
+    """Guards one actuator. Use ``async with`` or call :meth:`open` and :meth:`close`."""
+
+    def __init__(self, actuator: Actuator, clock: Clock, limits: Limits, *,
+                 max_level: float | None = None, budget_used_s: float = 0.0,
+                 on_event: EventSink | None = None) -> None:
+        self.actuator = actuator
+        self.clock = clock
+        self.limits = _within_hard(actuator, limits)
+        ceiling = self.limits.max_level
+        self.max_level = ceiling if max_level is None else min(max_level, ceiling)
+        self.budget_used_s = budget_used_s
+        self._listeners: list[EventSink] = [on_event] if on_event else []
+        self.recorder: TraceRecorder | None = None
+        self.tripped: str | None = None
+        self.finished: str | None = None  # a limit that ends the session (not a fault)
+        caps = actuator.capabilities
+        self.lease_s = min(self.limits.lease_s, caps.max_lease_s)
+        self._motion = _Motion()
+        self._last_t = 0.0  # bookkeeping of on-time is advanced up to here
+        self._on_since: float | None = None
+        self._rest_until = 0.0
+        self._last_send = 0.0
+        self._session_start = 0.0
+        self._desired: tuple[float, float] = (0.0, 0.0)  # level, absolute end of its ramp
+        self._unsubscribe: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def open(self, recorder: TraceRecorder | None = None) -> None:
+        """Open the actuator (which starts off) and start the session clock."""
+        now = self.clock.now()
+        self.recorder = recorder
+        self._session_start = self._last_t = self._last_send = now
+        self._motion = _Motion(now, 0.0, now, 0.0)
+        self._unsubscribe = self.actuator.on_fault(self._fault_from_backend)
+        try:
+            await self.actuator.open()
+        except Exception as err:
+            await self.trip(f"could not open the actuator: {err}")
+            raise SafetyTrip(f"could not open the actuator: {err}") from err
+
+    async def close(self) -> None:
+        """Output off and actuator closed; safe to call twice, never raises."""
+        await self._force_off()
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        try:
+            await self.actuator.close()
+        except Exception:  # closing must not hide why we are closing
+            logger.exception("actuator close failed")
+        if self.recorder is not None:
+            self.recorder.finish(self.clock.now())
+
+    async def __aenter__(self) -> SafetyGate:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- what the engine calls --------------------------------------------------------
+
+    @property
+    def output(self) -> float:
+        """The level the actuator is delivering now, as far as the gate knows."""
+        return self._motion.at(self.clock.now())
+
+    async def command(self, level: float, ramp_s: float = 0.0) -> float:
+        """Ask for ``level``, reached linearly over ``ramp_s``; returns what was sent.
+
+        Raises:
+            SafetyTrip: the gate is tripped, or the actuator failed (the gate trips).
+        """
+        async with self._lock:
+            now = self.clock.now()
+            self._account(now)
+            if self.tripped:
+                raise SafetyTrip(self.tripped)
+            self._desired = (level, now + ramp_s)
+            return await self._apply(now, level, ramp_s)
+
+    def next_deadline(self) -> float | None:
+        """When the gate must act next without a new command (lease, caps, rest)."""
+        if self.tripped:
+            return None
+        now = self.clock.now()
+        out = self._motion.at(now)
+        moving = self._motion.tb > now
+        times: list[float] = []
+        if out > 0 or moving:
+            times.append(self._last_send + self.lease_s * LEASE_REFRESH_FRACTION)
+            if self._on_since is not None:
+                times.append(self._on_since + self.limits.max_continuous_on_s)
+            times.append(now + max(0.0, self.limits.nightly_budget_s - self.budget_used_s))
+        if self._desired[0] > 0 and out == 0 and self._rest_until > now:
+            times.append(self._rest_until)
+        if moving and self._motion.vb == 0:
+            times.append(self._motion.tb)  # a press ends: rest starts to count
+        wanted = min(self._desired[0], self.max_level)
+        if (not self.actuator.capabilities.can_ramp and wanted > self._motion.vb + 1e-9
+                and not self.finished and self._rest_until <= now):
+            times.append(now + 0.05)  # a stepped rise held back by the soft-start limit
+        times.append(self._session_start + self.limits.max_session_s)
+        return min(times)
+
+    async def poll(self) -> None:
+        """Act on whatever is due: refresh the lease, cut off, end a rest, end the session."""
+        async with self._lock:
+            now = self.clock.now()
+            self._account(now)
+            if self.tripped:
+                return
+            level, ramp_end = self._desired
+            await self._apply(now, level, max(0.0, ramp_end - now))
+
+    async def soft_stop(self, duration_s: float | None = None) -> None:
+        """Ramp the output down to 0 (time proportional to the level) and wait for it."""
+        full = self.limits.soft_stop_s if duration_s is None else duration_s
+        ramp = full * self.output
+        try:
+            await self.command(0.0, ramp)
+        except SafetyTrip:
+            return
+        await self.clock.sleep_until(self.clock.now() + ramp)
+        await self.poll()
+
+    async def trip(self, reason: str) -> None:
+        """Latch outputs off until :meth:`reset`."""
+        if self.tripped:
+            return
+        self.tripped = reason
+        logger.error("safety trip: %s", reason)
+        await self._force_off()
+        self._emit("trip", {"reason": reason})
+
+    def reset(self) -> str | None:
+        """Clear a trip (a person's decision); returns the reason it had."""
+        reason, self.tripped = self.tripped, None
+        if reason:
+            self._emit("reset", {"reason": reason})
+            self._rest_until = max(self._rest_until, self.clock.now())
+        return reason
+
+    # -- inside -------------------------------------------------------------------------
+
+    async def _apply(self, now: float, level: float, ramp_s: float) -> float:
+        limited = min(max(level, 0.0), self.max_level)
+        if self.finished:
+            limited = 0.0
+        elif limited > 0 and self._rest_until > now:
+            limited = 0.0  # resting after a press, or after a cut-off
+        current = self._motion.at(now)
+        if limited > current:
+            ramp_s = self._soft_start(now, current, limited, ramp_s)
+            if ramp_s is None:
+                return current
+            if not self.actuator.capabilities.can_ramp and ramp_s > 0:
+                # A stepping actuator: go as far as the rise limit allows by now.
+                limited = min(limited, current + self.limits.max_rise_per_s * 0.05)
+                ramp_s = 0.0
+        if not self.actuator.capabilities.can_ramp:
+            ramp_s = 0.0
+        await self._send(now, limited, ramp_s)
+        return limited
+
+    def _soft_start(self, now: float, current: float, target: float,
+                    ramp_s: float) -> float | None:
+        rise = self.limits.max_rise_per_s
+        if rise == float("inf"):
+            return ramp_s
+        return max(ramp_s, (target - current) / rise)
+
+    async def _send(self, now: float, level: float, ramp_s: float) -> None:
+        motion = self._motion
+        moving = motion.tb > now
+        due = (level > 0 or moving) and \
+            now - self._last_send >= self.lease_s * LEASE_REFRESH_FRACTION - EPSILON_S
+        same = level == motion.vb and abs(max(now, motion.tb) - (now + ramp_s)) < EPSILON_S
+        if same and not due:
+            return
+        lease = self.lease_s if (level > 0 or ramp_s > 0) else 0.0
+        try:
+            await self.actuator.set_level(level, lease_s=lease, ramp_s=ramp_s)
+        except Exception as err:
+            await self.trip(f"actuator failed: {err}")
+            raise SafetyTrip(self.tripped or str(err)) from err
+        start = motion.at(now)
+        if self._on_since is None and (level > 0 or start > 0):
+            self._on_since = now
+        self._motion = _Motion(now, start, now + ramp_s, level)
+        self._last_send = now
+        if self.recorder is not None:
+            self.recorder.record(now, level, ramp_s)
+
+    def _account(self, now: float) -> None:
+        """Advance on-time bookkeeping to ``now``; apply caps that have run out."""
+        motion, last = self._motion, self._last_t
+        if now <= last:
+            return
+        # On-time between last and now: the motion is monotone, so find where it is zero.
+        ends_at_zero = motion.vb == 0 and motion.tb > motion.ta
+        on_end = min(now, motion.tb) if ends_at_zero else now
+        if motion.at(last) > 0 or (motion.tb > last and motion.vb > 0):
+            self.budget_used_s += max(0.0, on_end - last) if ends_at_zero else now - last
+        self._last_t = now
+        if self._on_since is not None and motion.at(now) == 0 and (motion.tb <= now):
+            end = max(motion.tb, motion.ta)
+            press = end - self._on_since
+            self._rest_until = max(self._rest_until, end + press * self.limits.rest_ratio)
+            self._on_since = None
+        self._check_caps(now)
+
+    def _check_caps(self, now: float) -> None:
+        limits = self.limits
+        if self.finished is None and now - self._session_start >= limits.max_session_s:
+            self._finish(now, f"session length limit ({limits.max_session_s:g} s) reached")
+        if self.finished is None and self.budget_used_s >= limits.nightly_budget_s:
+            self._finish(now, f"nightly budget ({limits.nightly_budget_s:g} s) used up")
+        if self._on_since is not None and now - self._on_since >= limits.max_continuous_on_s:
+            press = now - self._on_since
+            rest = max(press * limits.rest_ratio, FORCED_REST_MIN_S)
+            self._rest_until = now + rest
+            self._on_since = None
+            self._cut(now)
+            self._emit("limit", {"reason": f"continuous on-time limit "
+                                           f"({limits.max_continuous_on_s:g} s): resting "
+                                           f"{rest:g} s"})
+
+    def _finish(self, now: float, reason: str) -> None:
+        self.finished = reason
+        self._cut(now)
+        self._emit("limit", {"reason": reason})
+
+    def _cut(self, now: float) -> None:
+        """Mark the output for an immediate 0; :meth:`_apply` sends it."""
+        self._desired = (self._desired[0], now)
+        self._motion = _Motion(now, self._motion.at(now), now, self._motion.at(now))
+        self._last_send = -1e18  # force the next send through
+
+    async def _force_off(self) -> None:
+        now = self.clock.now()
+        try:
+            await self.actuator.off()
+        except Exception:  # off() must never raise; a backend that does is logged
+            logger.exception("actuator off() raised")
+        if self.recorder is not None and self._motion.at(now) != 0:
+            self.recorder.record(now, 0.0)
+        self._motion = _Motion(now, 0.0, now, 0.0)
+        self._desired = (0.0, now)
+
+    def _fault_from_backend(self, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.trip(reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def subscribe(self, listener: EventSink) -> Callable[[], None]:
+        """Call ``listener(kind, data)`` on trips, resets and limits; returns an undo."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, kind: str, data: dict[str, object]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(kind, data)
+            except Exception:  # a broken listener must not stop the others
+                logger.exception("safety event listener failed")
+
+
+def _within_hard(actuator: Actuator, limits: Limits) -> Limits:
+    """Refuse limits beyond the hard ceilings even if they bypassed config validation."""
+    from dataclasses import fields, replace
+
+    hard = HARD_LIMITS[actuator.kind]
+    changes: dict[str, float] = {}
+    for f in fields(Limits):
+        value, bound = getattr(limits, f.name), getattr(hard, f.name)
+        if f.name == "rest_ratio":
+            if value < bound:
+                changes[f.name] = bound
+        elif value > bound:
+            changes[f.name] = bound
+    return replace(limits, **changes) if changes else limits

@@ -1,0 +1,13 @@
+"""Entry point of the ``sim`` backend (registered under ``pc6band.backends``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .actuator import SimActuator
+
+
+def create(kind: str = "vibration", **options: Any) -> SimActuator:
+    """A simulated actuator of ``kind`` on the running loop's clock."""
+    return SimActuator(kind, now=lambda: asyncio.get_running_loop().time(), **options)
