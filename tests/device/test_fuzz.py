@@ -1,0 +1,179 @@
+"""Property tests: random, mutated, replayed and wrongly keyed messages never move anything.
+
+At least 10,000 generated messages go through the CPython band core (both as bare BLE
+messages and through the serial frame decoder) and through the host's receive path; a
+smaller batch goes to the real MicroPython firmware over its pty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from band_testlib import KEY, MicroBand
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from device import band_core
+from device import protocol as p
+from firmware_host.backends.serial_link import SerialLink
+from sim.band import SimBoard
+
+MIN_MESSAGES = 10_000
+OTHER_KEYS = st.binary(min_size=32, max_size=32).filter(lambda k: k != KEY)
+
+
+def legit_session(core: band_core.BandCore) -> list[bytes]:
+    """A real host's messages (accepted once), then a STOP: the replay material."""
+    sent = []
+    for counter, level in enumerate([1000, 30000, 65535, 20], start=1):
+        msg = p.encode_set(KEY, core.nonce, counter, level, 2000, 100)
+        sent.append(msg)
+        core.handle(msg, counter, "usb")
+    sent.append(p.encode_play(KEY, core.nonce, 5, 2000, [(10, 5000), (0, 0)], False))
+    core.handle(sent[-1], 5, "usb")
+    sent.append(p.encode_keep(KEY, core.nonce, 6, 2000))
+    core.handle(sent[-1], 6, "usb")
+    core.handle(p.encode_stop(KEY, core.nonce, 7), 7, "usb")
+    return sent
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    buf = bytearray(data)
+    match rng.randrange(5):
+        case 0:  # flip bits
+            for _ in range(rng.randint(1, 4)):
+                i = rng.randrange(len(buf))
+                buf[i] ^= 1 << rng.randrange(8)
+        case 1:  # truncate
+            del buf[rng.randrange(len(buf)):]
+        case 2:  # extend
+            buf += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        case 3:  # swap the tag for another
+            buf[-8:] = bytes(rng.randrange(256) for _ in range(8))
+        case _:  # change the counter to something higher (the tag no longer fits)
+            if len(buf) >= 6:
+                buf[2:6] = rng.randrange(1 << 32).to_bytes(4, "big")
+    return bytes(buf)
+
+
+@st.composite
+def hostile(draw: st.DrawFn, nonce: bytes, legit: list[bytes]) -> bytes:
+    """One hostile message."""
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return draw(st.binary(max_size=120))
+    if kind == 1:
+        return draw(st.sampled_from(legit))  # replay
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    if kind == 2:
+        return mutate(draw(st.sampled_from(legit)), rng)
+    key = draw(OTHER_KEYS)
+    counter = draw(st.integers(1, 2**32 - 1))
+    level = draw(st.integers(1, p.LEVEL_MAX))
+    if kind == 3:
+        return p.encode_set(key, nonce, counter, level, 2000, 0)
+    if kind == 4:
+        return p.encode_play(key, nonce, counter, 2000, [(0, level)], False)
+    return p.encode_set(KEY, bytes(8), counter, level, 2000, 0)  # right key, wrong boot
+
+
+def fresh_core() -> tuple[band_core.BandCore, SimBoard, list[bytes]]:
+    board = SimBoard(band_id=bytes(8), key=KEY, rng=random.Random(1))
+    core = band_core.BandCore(board, p.KIND_VIBRATION, 0)
+    return core, board, legit_session(core)
+
+
+def test_core_never_actuates_on_hostile_messages() -> None:
+    core, board, legit = fresh_core()
+    accepted_before = core.accepted
+    seen = [0]
+    decoder = p.FrameDecoder()
+
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(hostile(core.nonce, legit), min_size=25, max_size=40),
+           st.sampled_from(["usb", "ble"]))
+    def run(batch: list[bytes], transport: str) -> None:
+        for i, message in enumerate(batch):
+            now = 100 + seen[0] + i
+            core.handle(message, now, transport)
+            framed = p.encode_frame(i, message) if len(message) <= p.MAX_MESSAGE else message
+            for _seq, inner in decoder.feed(mutate(framed, random.Random(i)) if i % 2 else
+                                            framed):
+                core.handle(inner, now, transport)
+            core.tick(now)
+            assert board.level == 0
+        seen[0] += len(batch)
+
+    run()
+    assert seen[0] >= MIN_MESSAGES
+    assert core.accepted == accepted_before
+    assert core.rejected + core.replays + core.malformed > MIN_MESSAGES // 2
+    assert core.replays > 0
+
+
+def test_host_receive_path_survives_garbage() -> None:
+    seen = [0]
+
+    async def feed(batch: list[bytes]) -> None:
+        link = SerialLink("/dev/null")
+        for message in batch:
+            link._received(message)
+            link._feed(message)
+        seen[0] += len(batch)
+
+    @settings(max_examples=100, deadline=None, database=None, derandomize=True)
+    @given(st.lists(st.binary(max_size=100), min_size=10, max_size=30))
+    def run(batch: list[bytes]) -> None:
+        asyncio.run(feed(batch))
+
+    run()
+    assert seen[0] >= 1000
+
+
+async def test_micropython_firmware_never_actuates_on_hostile_frames(tmp_path: Path) -> None:
+    band = MicroBand(tmp_path)
+    try:
+        sent: list[bytes] = []
+        async with SerialLink(band.path, key=KEY) as link:
+            original = link._send
+
+            async def record(message: bytes) -> None:
+                sent.append(message)
+                await original(message)
+
+            link._send = record  # type: ignore[method-assign]
+            await link.set_level(0.5, lease_s=2.0)
+            await link.set_level(0.9, lease_s=2.0, ramp_s=0.05)
+            await link.keep(lease_s=2.0)
+            nonce = link.info.nonce if link.info else b""
+        legit = [m for m in sent if p.decode(m).type in p.AUTHENTICATED]
+        after_legit = len(band.rows())
+        rng = random.Random(7)
+        stream = bytearray()
+        for i in range(1500):
+            choice = i % 5
+            if choice == 0:
+                message = legit[rng.randrange(len(legit))]
+            elif choice == 1:
+                message = mutate(legit[rng.randrange(len(legit))], rng)
+            elif choice == 2:
+                message = p.encode_set(bytes(32), nonce, 10**6 + i, 65535, 2000, 0)
+            elif choice == 3:
+                message = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+            else:
+                message = p.encode_play(KEY, bytes(8), 10**6 + i, 2000, [(0, 65535)], False)
+            frame = p.encode_frame(i, message[:p.MAX_MESSAGE])
+            stream += mutate(frame, rng) if i % 7 == 0 else frame
+        async with SerialLink(band.path, key=KEY) as link:
+            link._serial.write(bytes(stream))  # type: ignore[union-attr]
+            status = await link.status()
+            assert band.proc.poll() is None
+        assert all(duty == 0 for _, duty in band.rows()[after_legit:])
+        assert status.replays >= 200
+        assert status.rejected >= 600
+        assert status.corrupt > 0
+    finally:
+        band.close()
