@@ -127,7 +127,8 @@ class BandCore:
         self._begin(now, v, steps[0][1], steps[0][0])
         self._advance(now)
 
-    def _cut(self, now):  # type: (int) -> None
+    def cut(self, now):  # type: (int) -> None
+        """Output to 0 now and forget the queue and the lease."""
         self._advance(now)
         self._queue = []
         self._begin(now, self.level_at(now), 0, 0)
@@ -154,7 +155,7 @@ class BandCore:
         if self._lease_end != NEVER and now >= self._lease_end:
             if self.busy:
                 self.expiries += 1
-                self._cut(now)
+                self.cut(now)
                 self.outbox.append(p.encode_fault(p.F_LEASE_EXPIRED, self.expiries))
             self._lease_end = NEVER
         level = self.level_at(now)
@@ -233,7 +234,7 @@ class BandCore:
         if m.type == p.PAIR:
             self.key = bytes(m.key)
             self.board.save_key(self.key)  # type: ignore[attr-defined]
-            self._cut(now)
+            self.cut(now)
             return p.OK
         if not self._lease(m.lease_ms, now):
             return p.E_BAD_ARG
@@ -255,7 +256,7 @@ class BandCore:
                 and p.verify(self.key, self.nonce, message)):
             self.last_counter = m.counter
         self.stops += 1
-        self._cut(now)
+        self.cut(now)
         self.tick(now)
         return p.encode_ack(m.counter, p.OK, self._out)
 

@@ -5,6 +5,7 @@ end), feeds the hardware watchdog at least every 500 ms, and never blocks elsewh
 hangs, the watchdog resets the chip and the band restarts with outputs off.
 """
 
+import gc
 import select
 import sys
 
@@ -36,10 +37,13 @@ class UsbLink:
         self.closed = False
 
     def read(self, timeout_ms):  # type: (int) -> list
-        """Wait up to ``timeout_ms`` for bytes; return the complete frames received."""
+        """Wait up to ``timeout_ms`` for bytes; return as soon as a frame is complete.
+
+        Returning early keeps the heap small when a flood of frames arrives at once.
+        """
         frames = []
         events = self.poller.poll(timeout_ms)
-        while events:
+        while events and not frames:
             if events[0][1] & (select.POLLHUP | select.POLLERR) and not events[0][1] & 1:
                 self.closed = True
                 return frames
@@ -47,7 +51,7 @@ class UsbLink:
             if not data:
                 self.closed = True
                 return frames
-            frames.extend(self.decoder.feed(data))
+            frames = self.decoder.feed(data)
             events = self.poller.poll(0)
         return frames
 
@@ -72,6 +76,27 @@ def _timeout(core, now):  # type: (band_core.BandCore, int) -> int
     return min(wait, IDLE_POLL_MS)
 
 
+def _serve(board, core, usb, ble, host_active):
+    # type: (board_layer.Board, band_core.BandCore, UsbLink, object, bool) -> bool
+    now = board.now_ms()
+    frames = usb.read(_timeout(core, now))
+    now = board.now_ms()
+    for _seq, message in frames:
+        usb.last_rx_ms = now
+        for reply in core.handle(message, now, "usb"):
+            usb.send(reply)
+    core.corrupt = usb.decoder.corrupt
+    for note in core.tick(board.now_ms()):
+        if now - usb.last_rx_ms < HOST_QUIET_MS:
+            usb.send(note)
+        if ble is not None:
+            ble.notify(note)  # type: ignore[attr-defined]
+    active = now - usb.last_rx_ms < HOST_QUIET_MS
+    if active != host_active:
+        _ctrl_c(not active)
+    return active
+
+
 def run():  # type: () -> None
     """Start with outputs off, then serve the host forever."""
     board = board_layer.Board()
@@ -88,23 +113,13 @@ def run():  # type: () -> None
     host_active = False
     while not usb.closed:
         board.feed_watchdog()
-        now = board.now_ms()
-        frames = usb.read(_timeout(core, now))
-        now = board.now_ms()
-        for _seq, message in frames:
-            usb.last_rx_ms = now
-            for reply in core.handle(message, now, "usb"):
-                usb.send(reply)
-        core.corrupt = usb.decoder.corrupt
-        for note in core.tick(board.now_ms()):
-            if now - usb.last_rx_ms < HOST_QUIET_MS:
-                usb.send(note)
-            if ble is not None:
-                ble.notify(note)
-        active = now - usb.last_rx_ms < HOST_QUIET_MS
-        if active != host_active:
-            host_active = active
-            _ctrl_c(not active)
+        try:
+            host_active = _serve(board, core, usb, ble, host_active)
+        except Exception as err:  # a bug or a full heap must not leave the output on
+            board.set_output(0)
+            core.cut(board.now_ms())
+            gc.collect()
+            sys.print_exception(err, sys.stderr)
     board.set_output(0)
 
 

@@ -145,7 +145,7 @@ class VirtualBand:
         """A firmware reset (watchdog, brown-out): outputs off, new nonce, queue gone."""
         self.resets += 1
         if self.core is not None:
-            self.core._cut(self.now_ms())
+            self.core.cut(self.now_ms())
         self.start(p.RESET_WATCHDOG)
 
     def stop(self) -> None:
@@ -154,7 +154,7 @@ class VirtualBand:
             self._timer.cancel()
             self._timer = None
         if self.core is not None:
-            self.core._cut(self.now_ms())
+            self.core.cut(self.now_ms())
             self.core.tick(self.now_ms())
 
     # -- time and output -----------------------------------------------------------------------

@@ -169,7 +169,10 @@ async def test_micropython_firmware_never_actuates_on_hostile_frames(tmp_path: P
             stream += mutate(frame, rng) if i % 7 == 0 else frame
         async with SerialLink(band.path, key=KEY) as link:
             link._serial.write(bytes(stream))  # type: ignore[union-attr]
-            status = await link.status()
+            try:
+                status = await link.status()
+            except Exception:
+                raise AssertionError(f"firmware gone: rc={band.proc.poll()}") from None
             assert band.proc.poll() is None
         assert all(duty == 0 for _, duty in band.rows()[after_legit:])
         assert status.replays >= 200
