@@ -315,14 +315,19 @@ class PtyBand:
 class MemoryLink(BandLink):
     """A host backend wired to a :class:`VirtualBand` in the same loop (virtual-time friendly).
 
-    ``latency_s`` delays each message each way. ``unplug()`` / ``replug()`` and
-    ``freeze()`` (messages silently lost) inject link faults.
+    ``latency_s`` delays each message each way, plus up to ``jitter_s`` more (uniform,
+    seeded by ``seed``); messages stay in order, as on a real link. ``unplug()`` /
+    ``replug()`` and ``freeze()`` (messages silently lost) inject link faults.
     """
 
-    def __init__(self, band: VirtualBand, *, latency_s: float = 0.0, **options: Any) -> None:
+    def __init__(self, band: VirtualBand, *, latency_s: float = 0.0, jitter_s: float = 0.0,
+                 seed: int | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.band = band
         self.latency_s = latency_s
+        self.jitter_s = jitter_s
+        self._rng = random.Random(seed)
+        self._due = {"up": 0.0, "down": 0.0}
         self.plugged = True
         self.frozen = False
         self._attached = False
@@ -345,7 +350,14 @@ class MemoryLink(BandLink):
             raise LinkError("memory band: not connected")
         if self.frozen:
             return
-        asyncio.get_running_loop().call_later(self.latency_s, self._deliver, message)
+        self._later("up", self._deliver, message)
+
+    def _later(self, direction: str, fn: Callable[[bytes], None], message: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.latency_s + self._rng.uniform(0, self.jitter_s)
+        due = max(due, self._due[direction])  # a link keeps messages in order
+        self._due[direction] = due
+        loop.call_at(due, fn, message)
 
     def _deliver(self, message: bytes) -> None:
         if not self._attached or self.frozen:
@@ -355,7 +367,7 @@ class MemoryLink(BandLink):
 
     def _from_band(self, message: bytes) -> None:
         if self._attached and not self.frozen:
-            asyncio.get_running_loop().call_later(self.latency_s, self._received, message)
+            self._later("down", self._received, message)
 
     async def _disconnect(self) -> None:
         self._attached = False
