@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,7 +100,7 @@ def steps() -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
     for i in range(EDGES):
         out += [(0.0, 0.8 if i % 2 == 0 else 0.2), (EDGE_MS / 1000, 0.8 if i % 2 == 0 else 0.2)]
-    return out + [(0.0, 0.0)]
+    return [*out, (0.0, 0.0)]
 
 
 def edge_errors(times_s: list[float]) -> list[float]:
@@ -181,7 +180,7 @@ async def bench_micropython(count: int) -> None:
             rows = []
             if pwm.exists():
                 for line in pwm.read_text().splitlines()[2:]:  # two rows at boot
-                    t, method, value = line.split(",")
+                    t, _method, value = line.split(",")
                     rows.append((int(t) / 1e9 + offset, int(value)))
             return rows
 
