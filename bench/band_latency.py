@@ -60,15 +60,16 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(name: str, values_ms: list[float]) -> None:
     """One line: p50, p99, max in ms."""
-    print(f"  {name:44} p50 {pct(values_ms, 0.5):7.3f} ms   p99 {pct(values_ms, 0.99):7.3f} ms"
-          f"   max {max(values_ms):7.3f} ms   (n={len(values_ms)})")
+    print(
+        f"  {name:44} p50 {pct(values_ms, 0.5):7.3f} ms   p99 {pct(values_ms, 0.99):7.3f} ms"
+        f"   max {max(values_ms):7.3f} ms   (n={len(values_ms)})"
+    )
 
 
 class Watched:
     """Timestamps (perf_counter, or ``clock``) of every output change of a VirtualBand."""
 
-    def __init__(self, band: VirtualBand, clock: Callable[[], float] = time.perf_counter
-                 ) -> None:
+    def __init__(self, band: VirtualBand, clock: Callable[[], float] = time.perf_counter) -> None:
         self.changes: list[tuple[float, int]] = []
         original = band.board.set_output
 
@@ -79,8 +80,12 @@ class Watched:
         band.board.set_output = set_output  # type: ignore[method-assign]
 
 
-async def latency(link: BandLink, changes: Callable[[], list[tuple[float, int]]],
-                  count: int, clock: Callable[[], float] = time.perf_counter) -> list[float]:
+async def latency(
+    link: BandLink,
+    changes: Callable[[], list[tuple[float, int]]],
+    count: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[float]:
     """set_level → output change, ms, alternating between two levels."""
     out = []
     for i in range(count):
@@ -108,22 +113,20 @@ def edge_errors(times_s: list[float]) -> list[float]:
     return [abs((t - times_s[0]) * 1000 - i * EDGE_MS) for i, t in enumerate(times_s)]
 
 
-async def play_edges(link: BandLink, changes: Callable[[], list[tuple[float, int]]]
-                     ) -> list[float]:
+async def play_edges(link: BandLink, changes: Callable[[], list[tuple[float, int]]]) -> list[float]:
     """Edges of a PLAY queue, timed by the band's clock."""
     before = len(changes())
     queue = steps()
     await link.play(queue[:8], lease_s=2.0)
     for i in range(8, len(queue), 8):
-        await link.play(queue[i:i + 8], lease_s=2.0, append=True)
+        await link.play(queue[i : i + 8], lease_s=2.0, append=True)
     while len(changes()) < before + EDGES + 1:
         await asyncio.sleep(0.01)
     await link.keep(lease_s=2.0)
-    return [t for t, _ in changes()[before:before + EDGES]]
+    return [t for t, _ in changes()[before : before + EDGES]]
 
 
-async def set_edges(link: BandLink, changes: Callable[[], list[tuple[float, int]]]
-                    ) -> list[float]:
+async def set_edges(link: BandLink, changes: Callable[[], list[tuple[float, int]]]) -> list[float]:
     """The same edges, timed by the host: a SET at each absolute deadline."""
     before = len(changes())
     loop = asyncio.get_running_loop()
@@ -136,18 +139,23 @@ async def set_edges(link: BandLink, changes: Callable[[], list[tuple[float, int]
     while len(changes()) < before + EDGES:
         await asyncio.sleep(0.01)
     await link.off()
-    return [t for t, _ in changes()[before:before + EDGES]]
+    return [t for t, _ in changes()[before : before + EDGES]]
 
 
-async def report(name: str, link: BandLink, changes: Callable[[], list[tuple[float, int]]],
-                 count: int, clock: Callable[[], float] = time.perf_counter) -> None:
+async def report(
+    name: str,
+    link: BandLink,
+    changes: Callable[[], list[tuple[float, int]]],
+    count: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> None:
     """All three figures for one link."""
     print(name)
     summary("command → actuator latency", await latency(link, changes, count, clock))
-    summary("PLAY edges on the band clock vs timeline", edge_errors(await play_edges(link,
-                                                                                      changes)))
-    summary("SET edges timed by the host vs timeline", edge_errors(await set_edges(link,
-                                                                                    changes)))
+    summary(
+        "PLAY edges on the band clock vs timeline", edge_errors(await play_edges(link, changes))
+    )
+    summary("SET edges timed by the host vs timeline", edge_errors(await set_edges(link, changes)))
 
 
 async def bench_pty(count: int) -> None:
@@ -155,8 +163,7 @@ async def bench_pty(count: int) -> None:
     pty = PtyBand(band)
     watched = Watched(band)
     async with SerialLink(pty.start(), key=KEY) as link:
-        await report("virtual band on a pty (serial backend)", link, lambda: watched.changes,
-                     count)
+        await report("virtual band on a pty (serial backend)", link, lambda: watched.changes, count)
     pty.close()
 
 
@@ -168,11 +175,19 @@ async def bench_micropython(count: int) -> None:
         pwm = fs / "pwm.csv"
         master, slave = os.openpty()
         tty.setraw(slave)
-        env = dict(os.environ, MICROPYPATH=f"{ROOT / 'device' / 'unix'}:{ROOT / 'device'}",
-                   PC6_FAKE_PWM_TRACE=str(pwm))
+        env = dict(
+            os.environ,
+            MICROPYPATH=f"{ROOT / 'device' / 'unix'}:{ROOT / 'device'}",
+            PC6_FAKE_PWM_TRACE=str(pwm),
+        )
         binary = Path(sys.executable).parent / "micropython"
-        proc = subprocess.Popen([str(binary), str(ROOT / "device" / "main.py")], stdin=master,
-                                stdout=master, cwd=fs, env=env)
+        proc = subprocess.Popen(
+            [str(binary), str(ROOT / "device" / "main.py")],
+            stdin=master,
+            stdout=master,
+            cwd=fs,
+            env=env,
+        )
         os.close(master)
         offset = time.perf_counter() - time.time()  # PWM rows carry wall-clock ns
 
@@ -186,8 +201,9 @@ async def bench_micropython(count: int) -> None:
 
         try:
             async with SerialLink(os.ttyname(slave), key=KEY) as link:
-                await report("MicroPython firmware (unix port) on a pty", link, changes,
-                             max(50, count // 4))
+                await report(
+                    "MicroPython firmware (unix port) on a pty", link, changes, max(50, count // 4)
+                )
         finally:
             proc.kill()
             proc.wait()
@@ -199,36 +215,52 @@ async def bench_ble(count: int) -> None:
     band = VirtualBand("vibration", key=KEY, plant=None)
     peripheral = await world.add_band(band)
     watched = Watched(band)
-    link = BleLink(peripheral.address, backend=world.client_backend,
-                   security_check=bumble_security_check, key=KEY)
+    link = BleLink(
+        peripheral.address,
+        backend=world.client_backend,
+        security_check=bumble_security_check,
+        key=KEY,
+    )
     async with link:
-        await report("virtual band over simulated BLE (bleak on bumble)", link,
-                     lambda: watched.changes, count)
+        await report(
+            "virtual band over simulated BLE (bleak on bumble)",
+            link,
+            lambda: watched.changes,
+            count,
+        )
 
 
 async def bench_jittery_link(count: int) -> None:
     loop = asyncio.get_running_loop()
     band = VirtualBand("vibration", key=KEY, plant=None)
     watched = Watched(band, loop.time)
-    link = MemoryLink(band, key=KEY, latency_s=0.03, jitter_s=0.10, seed=1,
-                      reply_timeout_s=2.0)
+    link = MemoryLink(band, key=KEY, latency_s=0.03, jitter_s=0.10, seed=1, reply_timeout_s=2.0)
     async with link:
-        await report("virtual time, Pi-like BLE timing (30–130 ms per message, in order)",
-                     link, lambda: watched.changes, count, loop.time)
+        await report(
+            "virtual time, Pi-like BLE timing (30–130 ms per message, in order)",
+            link,
+            lambda: watched.changes,
+            count,
+            loop.time,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=400, help="latency samples per link")
     args = parser.parse_args()
-    print(f"pc6band band links, {args.count} latency samples, PLAY of {EDGES} edges "
-          f"{EDGE_MS} ms apart; protocol v{p.VERSION}")
+    print(
+        f"pc6band band links, {args.count} latency samples, PLAY of {EDGES} edges "
+        f"{EDGE_MS} ms apart; protocol v{p.VERSION}"
+    )
     asyncio.run(bench_pty(args.count))
     asyncio.run(bench_micropython(args.count))
     asyncio.run(bench_ble(args.count))
     run_virtual(bench_jittery_link(args.count))
-    print("note: bumble's in-process link has no radio timing; the last block adds Pi-like "
-          "BLE write timing (FINDINGS.md: 80–130 ms per write with response) on virtual time.")
+    print(
+        "note: bumble's in-process link has no radio timing; the last block adds Pi-like "
+        "BLE write timing (FINDINGS.md: 80–130 ms per write with response) on virtual time."
+    )
 
 
 if __name__ == "__main__":

@@ -12,10 +12,18 @@ Safety rules enforced here, whatever the host says:
     STOP is honoured from anyone, since off is the safe state.
 """
 
+# MicroPython has no contextlib.
+# ruff: noqa: SIM105
+
 try:
     from device import protocol as p
 except ImportError:  # on the band the files sit side by side in the root of the filesystem
     import protocol as p  # type: ignore[no-redef]
+
+try:  # for type checkers only; MicroPython has no typing module
+    from typing import Any  # noqa: F401
+except ImportError:
+    pass
 
 QUEUE_MAX = 32
 LEASE_MS_BY_KIND = {p.KIND_VIBRATION: 5000, p.KIND_PRESSURE: 3000}
@@ -34,9 +42,17 @@ class BandCore:
     new linear segment (a plant model follows these).
     """
 
-    def __init__(self, board, kind, now_ms, ceiling=p.LEVEL_MAX, max_lease_ms=0,
-                 reset_cause=p.RESET_POWER_ON, on_breakpoint=None):
-        # type: (object, int, int, int, int, int, object) -> None
+    def __init__(
+        self,
+        board,
+        kind,
+        now_ms,
+        ceiling=p.LEVEL_MAX,
+        max_lease_ms=0,
+        reset_cause=p.RESET_POWER_ON,
+        on_breakpoint=None,
+    ):
+        # type: (Any, int, int, int, int, int, Any) -> None
         self.board = board
         self.kind = kind
         self.ceiling = min(max(ceiling, 0), p.LEVEL_MAX)
@@ -44,10 +60,10 @@ class BandCore:
         self.max_lease_ms = min(max_lease_ms, hard) if max_lease_ms > 0 else hard
         self.reset_cause = reset_cause
         self.on_breakpoint = on_breakpoint
-        self.on_segment = None  # type: object
-        self.nonce = board.urandom(p.NONCE_LEN)  # type: ignore[attr-defined]
-        self.band_id = board.band_id()  # type: ignore[attr-defined]
-        self.key = board.load_key()  # type: ignore[attr-defined]
+        self.on_segment = None  # type: Any
+        self.nonce = board.urandom(p.NONCE_LEN)
+        self.band_id = board.band_id()
+        self.key = board.load_key()
         self.last_counter = 0
         self.boot_ms = now_ms
         self.outbox = []  # type: list
@@ -68,7 +84,7 @@ class BandCore:
         self._last_row = None  # type: object
         self._out = 0
         self._row(now_ms, 0)
-        board.set_output(0)  # type: ignore[attr-defined]
+        board.set_output(0)
 
     # -- output trajectory -----------------------------------------------------------------
 
@@ -86,7 +102,7 @@ class BandCore:
             return
         self._last_row = row
         if self.on_breakpoint is not None:
-            self.on_breakpoint(t, v)  # type: ignore[operator]
+            self.on_breakpoint(t, v)
 
     def _begin(self, t, v_from, v_to, duration):  # type: (int, int, int, int) -> None
         end = NEVER if duration == NEVER else t + duration
@@ -95,7 +111,7 @@ class BandCore:
             self._t0, self._v0, self._t1, self._v1 = t, v_to, end, v_to  # nothing changes
             return
         if self.on_segment is not None:
-            self.on_segment(t, v_to, max(duration, 0))  # type: ignore[operator]
+            self.on_segment(t, v_to, max(duration, 0))
         self._row(t, v_from)
         if duration == 0:
             self._row(t, v_to)
@@ -161,7 +177,7 @@ class BandCore:
         level = self.level_at(now)
         if level != self._out:
             self._out = level
-            self.board.set_output(level)  # type: ignore[attr-defined]
+            self.board.set_output(level)
         out = self.outbox
         self.outbox = []
         return out
@@ -233,7 +249,7 @@ class BandCore:
     def _apply(self, m, now):  # type: (p.Message, int) -> int
         if m.type == p.PAIR:
             self.key = bytes(m.key)
-            self.board.save_key(self.key)  # type: ignore[attr-defined]
+            self.board.save_key(self.key)
             self.cut(now)
             return p.OK
         if not self._lease(m.lease_ms, now):
@@ -252,8 +268,11 @@ class BandCore:
         return p.OK
 
     def _stop(self, m, message, now):  # type: (p.Message, bytes, int) -> bytes
-        if (self.key is not None and m.counter > self.last_counter
-                and p.verify(self.key, self.nonce, message)):
+        if (
+            self.key is not None
+            and m.counter > self.last_counter
+            and p.verify(self.key, self.nonce, message)
+        ):
             self.last_counter = m.counter
         self.stops += 1
         self.cut(now)
@@ -261,9 +280,17 @@ class BandCore:
         return p.encode_ack(m.counter, p.OK, self._out)
 
     def _caps(self):  # type: () -> bytes
-        return p.encode_caps(self.kind, FW_VERSION, self.ceiling, self.max_lease_ms,
-                             self.key is not None, self.nonce, self.last_counter,
-                             self.reset_cause, self.band_id)
+        return p.encode_caps(
+            self.kind,
+            FW_VERSION,
+            self.ceiling,
+            self.max_lease_ms,
+            self.key is not None,
+            self.nonce,
+            self.last_counter,
+            self.reset_cause,
+            self.band_id,
+        )
 
     def _status(self, token, now):  # type: (int, int) -> bytes
         lease_left = 0
@@ -271,13 +298,32 @@ class BandCore:
             lease_left = max(0, self._lease_end - now)
         flags = (1 if self.key is not None else 0) | (2 if self._lease_end != NEVER else 0)
         return p.encode_status(
-            token, self._out, self._v1, lease_left, len(self._queue), flags, self.expiries,
-            self.rejected, self.corrupt + self.malformed, self.replays,
-            self.board.battery_mv(), self.board.temp_c10(),  # type: ignore[attr-defined]
-            self.reset_cause, self.last_counter, now - self.boot_ms)
+            token,
+            self._out,
+            self._v1,
+            lease_left,
+            len(self._queue),
+            flags,
+            self.expiries,
+            self.rejected,
+            self.corrupt + self.malformed,
+            self.replays,
+            self.board.battery_mv(),
+            self.board.temp_c10(),
+            self.reset_cause,
+            self.last_counter,
+            now - self.boot_ms,
+        )
 
     def counters(self):  # type: () -> dict
         """Every counter, for STATUS, tests and logs."""
-        return {"accepted": self.accepted, "rejected": self.rejected, "replays": self.replays,
-                "malformed": self.malformed, "corrupt": self.corrupt,
-                "expiries": self.expiries, "clamps": self.clamps, "stops": self.stops}
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "replays": self.replays,
+            "malformed": self.malformed,
+            "corrupt": self.corrupt,
+            "expiries": self.expiries,
+            "clamps": self.clamps,
+            "stops": self.stops,
+        }

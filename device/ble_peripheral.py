@@ -58,7 +58,8 @@ class BlePeripheral:
         rx = (RX_UUID, _FLAG_WRITE | _FLAG_WRITE_ENCRYPTED)
         tx = (TX_UUID, _FLAG_NOTIFY)
         ((self.rx_handle, self.tx_handle),) = self.ble.gatts_register_services(
-            ((SERVICE_UUID, (rx, tx)),))
+            ((SERVICE_UUID, (rx, tx)),)
+        )
         self.ble.gatts_set_buffer(self.rx_handle, _MTU)
         self._advertise()
 

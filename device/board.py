@@ -61,11 +61,13 @@ class Board:
         self.kind = p.KIND_PRESSURE if config.get("kind") == "pressure" else p.KIND_VIBRATION
         self.ceiling = p.level_to_u16(float(config.get("ceiling", 1.0)))
         if self.kind == p.KIND_VIBRATION:
-            self._pwm = machine.PWM(machine.Pin(VIBRATION_PIN, machine.Pin.OUT), freq=20000,
-                                    duty_u16=0)
+            self._pwm = machine.PWM(
+                machine.Pin(VIBRATION_PIN, machine.Pin.OUT), freq=20000, duty_u16=0
+            )
         else:
-            self._pwm = machine.PWM(machine.Pin(SERVO_PIN, machine.Pin.OUT), freq=50,
-                                    duty_ns=SERVO_MIN_NS)
+            self._pwm = machine.PWM(
+                machine.Pin(SERVO_PIN, machine.Pin.OUT), freq=50, duty_ns=SERVO_MIN_NS
+            )
         self._adc = machine.ADC(machine.Pin(BATTERY_PIN))
         self._button = machine.Pin(BUTTON_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
         self._wdt = machine.WDT(timeout=WATCHDOG_MS)

@@ -100,8 +100,9 @@ def _serve(board, core, usb, ble, host_active):
 def run():  # type: () -> None
     """Start with outputs off, then serve the host forever."""
     board = board_layer.Board()
-    core = band_core.BandCore(board, board.kind, board.now_ms(), board.ceiling, 0,
-                              board.reset_cause())
+    core = band_core.BandCore(
+        board, board.kind, board.now_ms(), board.ceiling, 0, board.reset_cause()
+    )
     usb = UsbLink()
     ble = None
     try:

@@ -263,24 +263,75 @@ def encode_pair(old_key, nonce, counter, new_key):  # type: (bytes, bytes, int, 
 # -- band -> host ---------------------------------------------------------------------------
 
 
-def encode_caps(kind, fw, ceiling, max_lease_ms, paired, nonce, last_counter, reset_cause,
-                band_id, max_steps=PLAY_MAX_STEPS):
+def encode_caps(
+    kind,
+    fw,
+    ceiling,
+    max_lease_ms,
+    paired,
+    nonce,
+    last_counter,
+    reset_cause,
+    band_id,
+    max_steps=PLAY_MAX_STEPS,
+):
     # type: (int, tuple, int, int, bool, bytes, int, int, bytes, int) -> bytes
     """CAPS: the answer to HELLO."""
     return _head(CAPS) + struct.pack(
-        _CAPS_FMT, VERSION, kind, fw[0], fw[1], fw[2], ceiling, max_lease_ms, max_steps,
-        1 if paired else 0, nonce, last_counter, reset_cause, band_id)
+        _CAPS_FMT,
+        VERSION,
+        kind,
+        fw[0],
+        fw[1],
+        fw[2],
+        ceiling,
+        max_lease_ms,
+        max_steps,
+        1 if paired else 0,
+        nonce,
+        last_counter,
+        reset_cause,
+        band_id,
+    )
 
 
-def encode_status(token, level, target, lease_left_ms, queue_len, flags, expiries, rejected,
-                  corrupt, replays, battery_mv, temp_c10, reset_cause, last_counter,
-                  uptime_ms):
+def encode_status(
+    token,
+    level,
+    target,
+    lease_left_ms,
+    queue_len,
+    flags,
+    expiries,
+    rejected,
+    corrupt,
+    replays,
+    battery_mv,
+    temp_c10,
+    reset_cause,
+    last_counter,
+    uptime_ms,
+):
     # type: (int, int, int, int, int, int, int, int, int, int, int, int, int, int, int) -> bytes
     """STATUS: the answer to PING (and sent unasked after a fault)."""
     return _head(STATUS) + struct.pack(
-        _STATUS_FMT, token & 0xFFFF, level, target, min(lease_left_ms, 0xFFFF), queue_len,
-        flags, expiries & 0xFFFF, rejected & 0xFFFF, corrupt & 0xFFFF, replays & 0xFFFF,
-        battery_mv, temp_c10, reset_cause, last_counter, uptime_ms & 0xFFFFFFFF)
+        _STATUS_FMT,
+        token & 0xFFFF,
+        level,
+        target,
+        min(lease_left_ms, 0xFFFF),
+        queue_len,
+        flags,
+        expiries & 0xFFFF,
+        rejected & 0xFFFF,
+        corrupt & 0xFFFF,
+        replays & 0xFFFF,
+        battery_mv,
+        temp_c10,
+        reset_cause,
+        last_counter,
+        uptime_ms & 0xFFFFFFFF,
+    )
 
 
 def encode_fault(code, detail=0):  # type: (int, int) -> bytes
@@ -311,9 +362,16 @@ def _decode_play(message):  # type: (bytes) -> Message
     steps = []
     for i in range(count):
         steps.append(struct.unpack_from(">HH", message, 10 + 4 * i))
-    return Message(PLAY, {"counter": counter, "lease_ms": lease_ms,
-                          "append": bool(flags & PLAY_APPEND), "steps": steps,
-                          "tag": message[-TAG_LEN:]})
+    return Message(
+        PLAY,
+        {
+            "counter": counter,
+            "lease_ms": lease_ms,
+            "append": bool(flags & PLAY_APPEND),
+            "steps": steps,
+            "tag": message[-TAG_LEN:],
+        },
+    )
 
 
 def _decode_host(mtype, message):  # type: (int, bytes) -> Message
@@ -326,32 +384,72 @@ def _decode_host(mtype, message):  # type: (int, bytes) -> Message
     if mtype == SET:
         _need(message, 12 + TAG_LEN)
         counter, level, lease_ms, ramp_ms = struct.unpack_from(">IHHH", message, 2)
-        return Message(SET, {"counter": counter, "level": level, "lease_ms": lease_ms,
-                             "ramp_ms": ramp_ms, "tag": message[-TAG_LEN:]})
+        return Message(
+            SET,
+            {
+                "counter": counter,
+                "level": level,
+                "lease_ms": lease_ms,
+                "ramp_ms": ramp_ms,
+                "tag": message[-TAG_LEN:],
+            },
+        )
     if mtype == PLAY:
         return _decode_play(message)
     if mtype == KEEP:
         _need(message, 8 + TAG_LEN)
         counter, lease_ms = struct.unpack_from(">IH", message, 2)
-        return Message(KEEP, {"counter": counter, "lease_ms": lease_ms,
-                              "tag": message[-TAG_LEN:]})
+        return Message(KEEP, {"counter": counter, "lease_ms": lease_ms, "tag": message[-TAG_LEN:]})
     if mtype == STOP:
         _need(message, 6 + TAG_LEN)
-        return Message(STOP, {"counter": struct.unpack_from(">I", message, 2)[0],
-                              "tag": message[-TAG_LEN:]})
+        return Message(
+            STOP, {"counter": struct.unpack_from(">I", message, 2)[0], "tag": message[-TAG_LEN:]}
+        )
     if mtype == PAIR:
         _need(message, 6 + KEY_LEN + TAG_LEN)
-        return Message(PAIR, {"counter": struct.unpack_from(">I", message, 2)[0],
-                              "key": message[6:6 + KEY_LEN], "tag": message[-TAG_LEN:]})
+        return Message(
+            PAIR,
+            {
+                "counter": struct.unpack_from(">I", message, 2)[0],
+                "key": message[6 : 6 + KEY_LEN],
+                "tag": message[-TAG_LEN:],
+            },
+        )
     return _decode_band(mtype, message)
 
 
-_CAPS_NAMES = ("proto", "kind", "fw_major", "fw_minor", "fw_patch", "ceiling",
-               "max_lease_ms", "max_steps", "paired", "nonce", "last_counter", "reset_cause",
-               "band_id")
-_STATUS_NAMES = ("token", "level", "target", "lease_left_ms", "queue_len", "flags",
-                 "expiries", "rejected", "corrupt", "replays", "battery_mv", "temp_c10",
-                 "reset_cause", "last_counter", "uptime_ms")
+_CAPS_NAMES = (
+    "proto",
+    "kind",
+    "fw_major",
+    "fw_minor",
+    "fw_patch",
+    "ceiling",
+    "max_lease_ms",
+    "max_steps",
+    "paired",
+    "nonce",
+    "last_counter",
+    "reset_cause",
+    "band_id",
+)
+_STATUS_NAMES = (
+    "token",
+    "level",
+    "target",
+    "lease_left_ms",
+    "queue_len",
+    "flags",
+    "expiries",
+    "rejected",
+    "corrupt",
+    "replays",
+    "battery_mv",
+    "temp_c10",
+    "reset_cause",
+    "last_counter",
+    "uptime_ms",
+)
 
 
 def _fields(names, values):  # type: (tuple, tuple) -> dict
@@ -367,8 +465,7 @@ def _decode_band(mtype, message):  # type: (int, bytes) -> Message
         return Message(CAPS, _fields(_CAPS_NAMES, struct.unpack_from(_CAPS_FMT, message, 2)))
     if mtype == STATUS:
         _need(message, 2 + struct.calcsize(_STATUS_FMT))
-        return Message(STATUS,
-                       _fields(_STATUS_NAMES, struct.unpack_from(_STATUS_FMT, message, 2)))
+        return Message(STATUS, _fields(_STATUS_NAMES, struct.unpack_from(_STATUS_FMT, message, 2)))
     if mtype == FAULT:
         _need(message, 2 + struct.calcsize(_FAULT_FMT))
         code, detail = struct.unpack_from(_FAULT_FMT, message, 2)
@@ -426,7 +523,7 @@ def cobs_decode(data):  # type: (bytes) -> bytes
         code = data[i]
         if code == 0 or i + code > n:
             raise ProtocolError("bad COBS block")
-        out.extend(data[i + 1:i + code])
+        out.extend(data[i + 1 : i + code])
         i += code
         if code != 0xFF and i < n:
             out.append(0)

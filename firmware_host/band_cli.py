@@ -61,14 +61,17 @@ def sim_band_main(argv: list[str]) -> int:
     parser.add_argument("--kind", choices=["vibration", "pressure"], default="vibration")
     parser.add_argument("--trace", type=Path, help="CSV of the band's output (t_s,level)")
     parser.add_argument("--link", type=Path, help="also make a symlink to the pty here")
-    parser.add_argument("--key-file", type=Path,
-                        help="where the band keeps its pairing key (default: in memory)")
+    parser.add_argument(
+        "--key-file", type=Path, help="where the band keeps its pairing key (default: in memory)"
+    )
     parser.add_argument("--ceiling", type=float, default=1.0, help="the band's own ceiling")
     try:
         args = parser.parse_args(argv)
         if not args.serial:
-            raise InvalidInput("pc6 sim band: only --serial is available here; the BLE band "
-                               "runs in-process (sim.bumble_backend)")
+            raise InvalidInput(
+                "pc6 sim band: only --serial is available here; the BLE band "
+                "runs in-process (sim.bumble_backend)"
+            )
         if not 0 < args.ceiling <= 1:
             raise InvalidInput("pc6 sim band: --ceiling must be above 0 and at most 1")
     except InvalidInput as err:
@@ -85,8 +88,11 @@ async def _serve_sim_band(args: argparse.Namespace) -> None:
         band = VirtualBand(args.kind, key_file=args.key_file, trace=trace, ceiling=args.ceiling)
         pty = PtyBand(band, link=args.link)
         print(pty.start(), flush=True)
-        print(f"simulated {args.kind} band (nothing physical moves); Ctrl-C stops it",
-              file=sys.stderr, flush=True)
+        print(
+            f"simulated {args.kind} band (nothing physical moves); Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -162,13 +168,21 @@ async def _info(args: argparse.Namespace) -> None:
         await link.close()
     battery = "unknown" if status.battery_mv is None else f"{status.battery_mv} mV"
     rows = [
-        ("band", info.band_id), ("kind", str(info.kind)), ("firmware", info.firmware),
-        ("protocol", str(info.protocol)), ("paired", "yes" if info.paired else "no"),
-        ("ceiling", f"{info.ceiling:.3f}"), ("max lease", f"{info.max_lease_s:g} s"),
-        ("reset cause", info.reset_cause), ("uptime", f"{status.uptime_s:.1f} s"),
-        ("level", f"{status.level:.3f}"), ("battery", battery),
-        ("lease expiries", str(status.lease_expiries)), ("rejected", str(status.rejected)),
-        ("replays", str(status.replays)), ("corrupt", str(status.corrupt)),
+        ("band", info.band_id),
+        ("kind", str(info.kind)),
+        ("firmware", info.firmware),
+        ("protocol", str(info.protocol)),
+        ("paired", "yes" if info.paired else "no"),
+        ("ceiling", f"{info.ceiling:.3f}"),
+        ("max lease", f"{info.max_lease_s:g} s"),
+        ("reset cause", info.reset_cause),
+        ("uptime", f"{status.uptime_s:.1f} s"),
+        ("level", f"{status.level:.3f}"),
+        ("battery", battery),
+        ("lease expiries", str(status.lease_expiries)),
+        ("rejected", str(status.rejected)),
+        ("replays", str(status.replays)),
+        ("corrupt", str(status.corrupt)),
     ]
     for name, value in rows:
         print(f"{name + ':':16}{value}")
@@ -180,15 +194,23 @@ def _flash(args: argparse.Namespace) -> int:
         return 2
     mpremote = shutil.which("mpremote")
     if mpremote is None and not args.dry_run:
-        print("error: mpremote not found; install it with 'pip install mpremote'",
-              file=sys.stderr)
+        print("error: mpremote not found; install it with 'pip install mpremote'", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "pc6_config.json"
         config.write_text(json.dumps({"kind": args.kind, "ceiling": args.ceiling}))
         files = [str(DEVICE_DIR / name) for name in FIRMWARE_FILES] + [str(config)]
-        command = [mpremote or "mpremote", "connect", args.port, "fs", "cp", *files, ":",
-                   "+", "reset"]
+        command = [
+            mpremote or "mpremote",
+            "connect",
+            args.port,
+            "fs",
+            "cp",
+            *files,
+            ":",
+            "+",
+            "reset",
+        ]
         print(" ".join(command))
         if args.dry_run:
             return 0

@@ -39,8 +39,14 @@ Notify = Callable[[bytes], None]
 class SimBoard:
     """The board layer of a simulated band: outputs recorded, key kept in memory (or a file)."""
 
-    def __init__(self, *, band_id: bytes, key: bytes | None = None,
-                 key_file: Path | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        band_id: bytes,
+        key: bytes | None = None,
+        key_file: Path | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self._band_id = band_id
         self._key = key
         self._key_file = key_file
@@ -108,13 +114,25 @@ class VirtualBand:
             if ``sim.plants`` exists.
     """
 
-    def __init__(self, kind: str = "vibration", *, key: bytes | None = None,
-                 key_file: Path | None = None, trace: TextIO | None = None,
-                 ceiling: float = 1.0, seed: int | None = None, plant: Any = "auto") -> None:
+    def __init__(
+        self,
+        kind: str = "vibration",
+        *,
+        key: bytes | None = None,
+        key_file: Path | None = None,
+        trace: TextIO | None = None,
+        ceiling: float = 1.0,
+        seed: int | None = None,
+        plant: Any = "auto",
+    ) -> None:
         self.kind = ActuatorKind(kind)
         self._rng = random.Random(seed)
-        self.board = SimBoard(band_id=bytes(self._rng.getrandbits(8) for _ in range(8)),
-                              key=key, key_file=key_file, rng=self._rng)
+        self.board = SimBoard(
+            band_id=bytes(self._rng.getrandbits(8) for _ in range(8)),
+            key=key,
+            key_file=key_file,
+            rng=self._rng,
+        )
         self._trace = trace
         self._ceiling = p.level_to_u16(ceiling)
         self.plant = _plant(str(self.kind)) if plant == "auto" else plant
@@ -136,8 +154,9 @@ class VirtualBand:
         if self.core is None:
             self._t0 = loop.time()
         kind = p.KIND_PRESSURE if self.kind == ActuatorKind.PRESSURE else p.KIND_VIBRATION
-        self.core = band_core.BandCore(self.board, kind, self.now_ms(), self._ceiling, 0,
-                                       reset_cause, self._on_breakpoint)
+        self.core = band_core.BandCore(
+            self.board, kind, self.now_ms(), self._ceiling, 0, reset_cause, self._on_breakpoint
+        )
         self.core.on_segment = self._on_segment
         self._schedule()
 
@@ -320,8 +339,15 @@ class MemoryLink(BandLink):
     ``replug()`` and ``freeze()`` (messages silently lost) inject link faults.
     """
 
-    def __init__(self, band: VirtualBand, *, latency_s: float = 0.0, jitter_s: float = 0.0,
-                 seed: int | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        band: VirtualBand,
+        *,
+        latency_s: float = 0.0,
+        jitter_s: float = 0.0,
+        seed: int | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.band = band
         self.latency_s = latency_s

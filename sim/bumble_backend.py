@@ -51,8 +51,13 @@ def _uuid(u: UUID) -> str:
 def _adv_data(name: str) -> bytes:
     encoded = name.encode()
     uuid = bytes(UUID(SERVICE_UUID))
-    return (b"\x02\x01\x06" + bytes((len(encoded) + 1, 0x09)) + encoded
-            + bytes((len(uuid) + 1, 0x07)) + uuid)
+    return (
+        b"\x02\x01\x06"
+        + bytes((len(encoded) + 1, 0x09))
+        + encoded
+        + bytes((len(uuid) + 1, 0x07))
+        + uuid
+    )
 
 
 class BumbleWorld:
@@ -81,10 +86,12 @@ class BumbleWorld:
         address = ":".join([f"{0xC0 + self._next:02X}"] + ["5E"] * 5)
         self._next += 1
         controller = Controller(name, link=self.link, public_address=address)
-        device = Device(name=name, address=hci.Address(address),
-                        host=Host(controller, AsyncPipeSink(controller)))
-        device.pairing_config_factory = lambda _c: PairingConfig(sc=True, mitm=False,
-                                                                 bonding=True)
+        device = Device(
+            name=name,
+            address=hci.Address(address),
+            host=Host(controller, AsyncPipeSink(controller)),
+        )
+        device.pairing_config_factory = lambda _c: PairingConfig(sc=True, mitm=False, bonding=True)
         return device
 
     async def central(self) -> Device:
@@ -105,8 +112,7 @@ class BumbleWorld:
 class SimBlePeripheral:
     """A band on BLE: the pc6band GATT service in front of a :class:`VirtualBand`."""
 
-    def __init__(self, world: BumbleWorld, band: VirtualBand, device: Device,
-                 name: str) -> None:
+    def __init__(self, world: BumbleWorld, band: VirtualBand, device: Device, name: str) -> None:
         self.world = world
         self.band = band
         self.device = device
@@ -118,9 +124,11 @@ class SimBlePeripheral:
             rx_perms |= att.Attribute.WRITE_REQUIRES_ENCRYPTION
         value: Any = gatt.CharacteristicValue(write=self._on_write)
         self.rx: gatt.Characteristic[Any] = gatt.Characteristic(
-            RX_UUID, gatt.Characteristic.Properties.WRITE, rx_perms, value)
+            RX_UUID, gatt.Characteristic.Properties.WRITE, rx_perms, value
+        )
         self.tx = gatt.Characteristic(
-            TX_UUID, gatt.Characteristic.Properties.NOTIFY, att.Attribute.READABLE, b"")
+            TX_UUID, gatt.Characteristic.Properties.NOTIFY, att.Attribute.READABLE, b""
+        )
         device.add_service(gatt.Service(SERVICE_UUID, [self.rx, self.tx]))
         device.on(device.EVENT_CONNECTION, self._on_connection)
         band.notify = self._notify
@@ -138,9 +146,11 @@ class SimBlePeripheral:
         await self._advertise()
 
     async def _advertise(self) -> None:
-        await self.device.start_advertising(advertising_data=_adv_data(self.name),
-                                            advertising_interval_min=_ADV_INTERVAL_MS,
-                                            advertising_interval_max=_ADV_INTERVAL_MS)
+        await self.device.start_advertising(
+            advertising_data=_adv_data(self.name),
+            advertising_interval_min=_ADV_INTERVAL_MS,
+            advertising_interval_max=_ADV_INTERVAL_MS,
+        )
 
     def _on_connection(self, connection: Connection) -> None:
         self.connection = connection
@@ -162,7 +172,8 @@ class SimBlePeripheral:
         if connection is None:
             return
         task = asyncio.get_running_loop().create_task(
-            self.device.notify_subscriber(connection, self.tx, message))
+            self.device.notify_subscriber(connection, self.tx, message)
+        )
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
 
@@ -182,9 +193,11 @@ class BumbleClient(BaseBleakClient):
     world: BumbleWorld
 
     def __init__(self, address_or_ble_device: BLEDevice | str, **kwargs: Any) -> None:
-        super().__init__(address_or_ble_device,
-                         disconnected_callback=kwargs.pop("disconnected_callback", None),
-                         timeout=kwargs.pop("timeout", 10.0))
+        super().__init__(
+            address_or_ble_device,
+            disconnected_callback=kwargs.pop("disconnected_callback", None),
+            timeout=kwargs.pop("timeout", 10.0),
+        )
         self._connection: Connection | None = None
         self._peer: Peer | None = None
         self._subscriptions: dict[int, Callable[[bytes], None]] = {}
@@ -229,12 +242,21 @@ class BumbleClient(BaseBleakClient):
             bleak_service = BleakGATTService(service, service.handle, _uuid(service.uuid))
             collection.add_service(bleak_service)
             for char in service.characteristics:
-                props = [name.lower().replace("_", "-") for name in
-                         ("READ", "WRITE_WITHOUT_RESPONSE", "WRITE", "NOTIFY", "INDICATE")
-                         if char.properties & gatt.Characteristic.Properties[name]]
-                collection.add_characteristic(BleakGATTCharacteristic(
-                    char, char.handle, _uuid(char.uuid), props,  # type: ignore[arg-type]
-                    lambda: self.mtu_size - 3, bleak_service))
+                props = [
+                    name.lower().replace("_", "-")
+                    for name in ("READ", "WRITE_WITHOUT_RESPONSE", "WRITE", "NOTIFY", "INDICATE")
+                    if char.properties & gatt.Characteristic.Properties[name]
+                ]
+                collection.add_characteristic(
+                    BleakGATTCharacteristic(
+                        char,
+                        char.handle,
+                        _uuid(char.uuid),
+                        props,  # type: ignore[arg-type]
+                        lambda: self.mtu_size - 3,
+                        bleak_service,
+                    )
+                )
         return collection
 
     def _on_disconnection(self, *_: Any) -> None:
@@ -263,18 +285,21 @@ class BumbleClient(BaseBleakClient):
     async def unpair(self) -> None:
         """Nothing kept between runs."""
 
-    async def read_gatt_char(self, characteristic: BleakGATTCharacteristic,
-                             **kwargs: Any) -> bytearray:
+    async def read_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, **kwargs: Any
+    ) -> bytearray:
         """Read a value."""
         return bytearray(await characteristic.obj.read_value())
 
-    async def read_gatt_descriptor(self, descriptor: BleakGATTDescriptor,
-                                   **kwargs: Any) -> bytearray:
+    async def read_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, **kwargs: Any
+    ) -> bytearray:
         """Not used by pc6band."""
         raise BleakError("descriptors are not simulated")
 
-    async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: Any,
-                              response: bool) -> None:
+    async def write_gatt_char(
+        self, characteristic: BleakGATTCharacteristic, data: Any, response: bool
+    ) -> None:
         """Write a value; an ATT error becomes a BleakError as on real stacks."""
         if self._connection is None:
             raise BleakError("not connected")
@@ -287,9 +312,11 @@ class BumbleClient(BaseBleakClient):
         """Not used by pc6band."""
         raise BleakError("descriptors are not simulated")
 
-    async def start_notify(self, characteristic: BleakGATTCharacteristic,
-                           callback: NotifyCallback, **kwargs: Any) -> None:
+    async def start_notify(
+        self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
+    ) -> None:
         """Subscribe to notifications."""
+
         def on_value(value: bytes) -> None:
             callback(bytearray(value))
 
@@ -308,8 +335,13 @@ class BumbleScanner(BaseBleakScanner):
 
     world: BumbleWorld
 
-    def __init__(self, detection_callback: Any, service_uuids: list[str] | None,
-                 scanning_mode: str = "active", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        detection_callback: Any,
+        service_uuids: list[str] | None,
+        scanning_mode: str = "active",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(detection_callback, service_uuids)
         self._device: Device | None = None
 
@@ -331,14 +363,22 @@ class BumbleScanner(BaseBleakScanner):
     def _on_advertisement(self, advertisement: Any) -> None:
         data = advertisement.data
         name = data.get(AdvertisingData.COMPLETE_LOCAL_NAME)
-        uuids = [_uuid(u) for u in
-                 data.get(AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS) or []]
+        uuids = [
+            _uuid(u)
+            for u in data.get(AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS) or []
+        ]
         if not self.is_allowed_uuid(uuids):
             return
         address = str(advertisement.address).split("/")[0]
-        adv = AdvertisementData(local_name=name, manufacturer_data={}, service_data={},
-                                service_uuids=uuids, tx_power=None, rssi=advertisement.rssi,
-                                platform_data=(advertisement,))
+        adv = AdvertisementData(
+            local_name=name,
+            manufacturer_data={},
+            service_data={},
+            service_uuids=uuids,
+            tx_power=None,
+            rssi=advertisement.rssi,
+            platform_data=(advertisement,),
+        )
         device = self.create_or_update_device(address, address, name, advertisement, adv)
         self.call_detection_callbacks(device, adv)
 
@@ -349,4 +389,3 @@ def bumble_security_check(client: Any) -> str | None:
     if isinstance(backend, BumbleClient) and backend.is_encrypted:
         return None
     return "the link is not encrypted"
-

@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from device import protocol as p
 
@@ -76,8 +76,9 @@ class BandStatus:
     uptime_s: float
 
 
-def read_key(key: bytes | str | None = None, key_file: str | os.PathLike[str] | None = None
-             ) -> bytes | None:
+def read_key(
+    key: bytes | str | None = None, key_file: str | os.PathLike[str] | None = None
+) -> bytes | None:
     """The band key from ``key`` (bytes or hex) or ``key_file`` (32 raw bytes or hex text).
 
     Raises:
@@ -144,38 +145,63 @@ def _kind(value: ActuatorKind | str | None) -> ActuatorKind | None:
 def _info(m: p.Message) -> BandInfo:
     kind = ActuatorKind.PRESSURE if m.kind == p.KIND_PRESSURE else ActuatorKind.VIBRATION
     return BandInfo(
-        kind=kind, firmware=f"{m.fw_major}.{m.fw_minor}.{m.fw_patch}", protocol=m.proto,
-        ceiling=p.u16_to_level(m.ceiling), max_lease_s=m.max_lease_ms / 1000,
-        max_play_steps=m.max_steps, paired=bool(m.paired),
-        reset_cause=p.RESET_NAMES.get(m.reset_cause, "unknown"), nonce=bytes(m.nonce),
-        last_counter=m.last_counter, band_id=bytes(m.band_id).hex())
+        kind=kind,
+        firmware=f"{m.fw_major}.{m.fw_minor}.{m.fw_patch}",
+        protocol=m.proto,
+        ceiling=p.u16_to_level(m.ceiling),
+        max_lease_s=m.max_lease_ms / 1000,
+        max_play_steps=m.max_steps,
+        paired=bool(m.paired),
+        reset_cause=p.RESET_NAMES.get(m.reset_cause, "unknown"),
+        nonce=bytes(m.nonce),
+        last_counter=m.last_counter,
+        band_id=bytes(m.band_id).hex(),
+    )
 
 
 def _status(m: p.Message) -> BandStatus:
     return BandStatus(
-        level=p.u16_to_level(m.level), target=p.u16_to_level(m.target),
-        lease_left_s=m.lease_left_ms / 1000, queue_len=m.queue_len, paired=bool(m.flags & 1),
-        lease_expiries=m.expiries, rejected=m.rejected, corrupt=m.corrupt, replays=m.replays,
+        level=p.u16_to_level(m.level),
+        target=p.u16_to_level(m.target),
+        lease_left_s=m.lease_left_ms / 1000,
+        queue_len=m.queue_len,
+        paired=bool(m.flags & 1),
+        lease_expiries=m.expiries,
+        rejected=m.rejected,
+        corrupt=m.corrupt,
+        replays=m.replays,
         battery_mv=None if m.battery_mv == p.BATTERY_UNKNOWN else m.battery_mv,
         temperature_c=None if m.temp_c10 == p.TEMP_UNKNOWN else m.temp_c10 / 10,
-        reset_cause=p.RESET_NAMES.get(m.reset_cause, "unknown"), uptime_s=m.uptime_ms / 1000)
+        reset_cause=p.RESET_NAMES.get(m.reset_cause, "unknown"),
+        uptime_s=m.uptime_ms / 1000,
+    )
 
 
 class BandLink(Actuator, abc.ABC):
     """An actuator on a band at the far end of a link. See the module docstring."""
 
-    def __init__(self, *, key: bytes | str | None = None,
-                 key_file: str | os.PathLike[str] | None = None,
-                 kind: ActuatorKind | str | None = None, ping_interval_s: float = 1.0,
-                 link_timeout_s: float = 3.0, reply_timeout_s: float = 1.0,
-                 backoff_initial_s: float = 0.25, backoff_max_s: float = 5.0,
-                 resume_ramp_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        key: bytes | str | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        kind: ActuatorKind | str | None = None,
+        ping_interval_s: float = 1.0,
+        link_timeout_s: float = 3.0,
+        reply_timeout_s: float = 1.0,
+        backoff_initial_s: float = 0.25,
+        backoff_max_s: float = 5.0,
+        resume_ramp_s: float = 1.0,
+    ) -> None:
         super().__init__()
         self._key = read_key(key, key_file)
         self._want_kind = _kind(kind)
-        self.capabilities = Capabilities(kind=self._want_kind or ActuatorKind.VIBRATION,
-                                         can_ramp=True, resolution=p.LEVEL_MAX,
-                                         max_lease_s=5.0)
+        self.capabilities = Capabilities(
+            kind=self._want_kind or ActuatorKind.VIBRATION,
+            can_ramp=True,
+            resolution=p.LEVEL_MAX,
+            max_lease_s=5.0,
+        )
         self.ping_interval_s = ping_interval_s
         self.link_timeout_s = link_timeout_s
         self.reply_timeout_s = reply_timeout_s
@@ -245,6 +271,10 @@ class BandLink(Actuator, abc.ABC):
         """True while a session with the band is up."""
         return self._ready
 
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
     def on_link(self, listener: LinkListener) -> Callable[[], None]:
         """Call ``listener(up, reason)`` when the link goes down or comes back up.
 
@@ -272,8 +302,9 @@ class BandLink(Actuator, abc.ABC):
             ActuatorError: the band refused (not paired, wrong key, bad value).
         """
         if not (math.isfinite(level) and math.isfinite(lease_s) and math.isfinite(ramp_s)):
-            raise ActuatorError(f"level, lease and ramp must be finite: {level}, {lease_s}, "
-                                f"{ramp_s}")
+            raise ActuatorError(
+                f"level, lease and ramp must be finite: {level}, {lease_s}, {ramp_s}"
+            )
         if lease_s <= 0:
             raise ActuatorError(f"lease must be above 0 s, got {lease_s}")
         target = p.level_to_u16(level)
@@ -281,21 +312,28 @@ class BandLink(Actuator, abc.ABC):
         ramp_ms = max(0, min(round(ramp_s * 1000), 0xFFFF))
         async with self._lock:
             if target == self._band_target and target != 0:
-                await self._actuate(lambda c: p.encode_keep(self._k(), self._nonce(), c,
-                                                            lease_ms))
+                await self._actuate(lambda c: p.encode_keep(self._k(), self._nonce(), c, lease_ms))
                 return
             if target > 0 and self._resume_ramp_due:
                 ramp_ms = max(ramp_ms, round(self.resume_ramp_s * 1000))
-            ack = await self._actuate(lambda c: p.encode_set(self._k(), self._nonce(), c,
-                                                             target, lease_ms, ramp_ms))
+            ack = await self._actuate(
+                lambda c: p.encode_set(self._k(), self._nonce(), c, target, lease_ms, ramp_ms)
+            )
             self._band_target = target
             if target > 0:
                 self._resume_ramp_due = False
-            logger.debug("%s: SET %.4f lease %d ms ramp %d ms -> level %d", self.where,
-                         level, lease_ms, ramp_ms, ack.level)
+            logger.debug(
+                "%s: SET %.4f lease %d ms ramp %d ms -> level %d",
+                self.where,
+                level,
+                lease_ms,
+                ramp_ms,
+                ack.level,
+            )
 
-    async def play(self, steps: Sequence[tuple[float, float]], *, lease_s: float,
-                   append: bool = False) -> None:
+    async def play(
+        self, steps: Sequence[tuple[float, float]], *, lease_s: float, append: bool = False
+    ) -> None:
         """Queue ramps ``(duration_s, level)`` that the band plays on its own clock.
 
         With ``append`` they follow what is already queued, edge to edge, so link latency
@@ -306,9 +344,10 @@ class BandLink(Actuator, abc.ABC):
         lease_ms = max(1, min(round(lease_s * 1000), self._max_lease_ms()))
         async with self._lock:
             for i in range(0, len(encoded), p.PLAY_MAX_STEPS):
-                chunk = encoded[i:i + p.PLAY_MAX_STEPS]
-                await self._actuate(functools.partial(self._play_msg, lease_ms, chunk,
-                                                      append or i > 0))
+                chunk = encoded[i : i + p.PLAY_MAX_STEPS]
+                await self._actuate(
+                    functools.partial(self._play_msg, lease_ms, chunk, append or i > 0)
+                )
             if encoded:
                 self._band_target = -1  # a queue is playing; the next set_level sends SET
 
@@ -362,27 +401,32 @@ class BandLink(Actuator, abc.ABC):
         if old is None:
             raise ActuatorError(
                 f"{self.where}: band is already paired with another key; hold its BOOT "
-                "button while it restarts to forget that key, then pair again")
+                "button while it restarts to forget that key, then pair again"
+            )
         async with self._lock:
             counter = self._next_counter()
-            ack = await self._request(p.encode_pair(old, self._nonce(), counter, new_key),
-                                      (p.ACK, counter))
+            ack = await self._request(
+                p.encode_pair(old, self._nonce(), counter, new_key), (p.ACK, counter)
+            )
         if ack.result != p.OK:
-            raise ActuatorError(f"{self.where}: band refused pairing: "
-                                f"{p.RESULT_NAMES.get(ack.result, ack.result)}")
+            raise ActuatorError(
+                f"{self.where}: band refused pairing: {p.RESULT_NAMES.get(ack.result, ack.result)}"
+            )
         self._key = bytes(new_key)
         self.info = BandInfo(**{**self.info.__dict__, "paired": True})
 
     # -- session ------------------------------------------------------------------------------
 
-    def _play_msg(self, lease_ms: int, steps: list[tuple[int, int]], append: bool,
-                  counter: int) -> bytes:
+    def _play_msg(
+        self, lease_ms: int, steps: list[tuple[int, int]], append: bool, counter: int
+    ) -> bytes:
         return p.encode_play(self._k(), self._nonce(), counter, lease_ms, steps, append)
 
     def _k(self) -> bytes:
         if self._key is None:
-            raise ActuatorError(f"{self.where}: no band key; pair the band first "
-                                "(pc6 band pair --port PATH)")
+            raise ActuatorError(
+                f"{self.where}: no band key; pair the band first (pc6 band pair --port PATH)"
+            )
         return self._key
 
     def _nonce(self) -> bytes:
@@ -408,8 +452,9 @@ class BandLink(Actuator, abc.ABC):
                 await self._hello()
                 continue
             break
-        raise ActuatorError(f"{self.where}: band refused the command: "
-                            f"{p.RESULT_NAMES.get(ack.result, ack.result)}")
+        raise ActuatorError(
+            f"{self.where}: band refused the command: {p.RESULT_NAMES.get(ack.result, ack.result)}"
+        )
 
     async def _request(self, message: bytes, key: tuple[int, int]) -> p.Message:
         loop = asyncio.get_running_loop()
@@ -427,18 +472,22 @@ class BandLink(Actuator, abc.ABC):
     async def _hello(self) -> BandInfo:
         info = _info(await self._request(p.encode_hello(), (p.CAPS, 0)))
         if info.protocol != p.VERSION:
-            raise LinkError(f"{self.where}: band speaks protocol {info.protocol}, "
-                            f"this host {p.VERSION}; flash matching firmware (pc6 band flash)")
+            raise LinkError(
+                f"{self.where}: band speaks protocol {info.protocol}, "
+                f"this host {p.VERSION}; flash matching firmware (pc6 band flash)"
+            )
         if self._want_kind is not None and info.kind != self._want_kind:
-            raise InvalidInput(f"{self.where}: band drives {info.kind}, configured "
-                               f"{self._want_kind}")
+            raise InvalidInput(
+                f"{self.where}: band drives {info.kind}, configured {self._want_kind}"
+            )
         if self._key is None:
             self._key = load_stored_key(info.band_id)
         same_boot = self.info is not None and self.info.nonce == info.nonce
         self._counter = max(self._counter, info.last_counter) if same_boot else info.last_counter
         self.info = info
-        self.capabilities = Capabilities(kind=info.kind, can_ramp=True, resolution=p.LEVEL_MAX,
-                                         max_lease_s=info.max_lease_s)
+        self.capabilities = Capabilities(
+            kind=info.kind, can_ramp=True, resolution=p.LEVEL_MAX, max_lease_s=info.max_lease_s
+        )
         return info
 
     async def _establish(self, *, resumed: bool = False) -> None:
@@ -500,8 +549,12 @@ class BandLink(Actuator, abc.ABC):
             try:
                 await self._establish(resumed=True)
             except (LinkError, OSError, InvalidInput) as err:
-                logger.info("%s: reconnect failed (%s); next try in %.2f s", self.where, err,
-                            min(delay * 2, self.backoff_max_s))
+                logger.info(
+                    "%s: reconnect failed (%s); next try in %.2f s",
+                    self.where,
+                    err,
+                    min(delay * 2, self.backoff_max_s),
+                )
                 delay = min(delay * 2, self.backoff_max_s)
                 continue
             self.reconnects += 1
@@ -533,6 +586,15 @@ class BandLink(Actuator, abc.ABC):
 
 def create_options(options: dict[str, Any]) -> dict[str, Any]:
     """Split the options both links accept from a backend's ``create(**options)``."""
-    names = ("key", "key_file", "kind", "ping_interval_s", "link_timeout_s", "reply_timeout_s",
-             "backoff_initial_s", "backoff_max_s", "resume_ramp_s")
+    names = (
+        "key",
+        "key_file",
+        "kind",
+        "ping_interval_s",
+        "link_timeout_s",
+        "reply_timeout_s",
+        "backoff_initial_s",
+        "backoff_max_s",
+        "resume_ramp_s",
+    )
     return {n: options.pop(n) for n in names if n in options}

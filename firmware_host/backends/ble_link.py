@@ -33,8 +33,10 @@ TX_UUID = "6d1c0003-3a4b-4f0e-9a52-70c6b0a1e5c6"
 #: Returns None when the link is safe to actuate over, else the reason it is not.
 SecurityCheck = Callable[[BleakClient], "str | Awaitable[str | None] | None"]
 
-BOND_HINT = ("bond the band once: bluetoothctl, then 'scan on', 'pair ADDRESS', "
-             "'trust ADDRESS' (see device/PAIRING.md)")
+BOND_HINT = (
+    "bond the band once: bluetoothctl, then 'scan on', 'pair ADDRESS', "
+    "'trust ADDRESS' (see device/PAIRING.md)"
+)
 
 
 async def bluez_security_check(client: BleakClient) -> str | None:
@@ -69,9 +71,15 @@ class BleLink(BandLink):
         **options: the :class:`BandLink` options (``key``, ``key_file``, ``kind``, timings).
     """
 
-    def __init__(self, address: str, *, backend: type[Any] | None = None,
-                 security_check: SecurityCheck | None = None,
-                 connect_timeout_s: float = 10.0, **options: Any) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        backend: type[Any] | None = None,
+        security_check: SecurityCheck | None = None,
+        connect_timeout_s: float = 10.0,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.address = address
         self._backend = backend
@@ -85,8 +93,12 @@ class BleLink(BandLink):
         return self.address
 
     async def _connect(self) -> None:
-        client = BleakClient(self.address, disconnected_callback=self._on_disconnect,
-                             timeout=self.connect_timeout_s, backend=self._backend)
+        client = BleakClient(
+            self.address,
+            disconnected_callback=self._on_disconnect,
+            timeout=self.connect_timeout_s,
+            backend=self._backend,
+        )
         try:
             await client.connect()
         except (BleakError, OSError, TimeoutError) as err:
@@ -95,8 +107,9 @@ class BleLink(BandLink):
             verdict = self._security_check(client)
             reason = await verdict if asyncio.iscoroutine(verdict) else verdict
             if reason:
-                raise LinkError(f"{self.address}: refusing to drive the band: {reason}; "
-                                f"{BOND_HINT}")
+                raise LinkError(
+                    f"{self.address}: refusing to drive the band: {reason}; {BOND_HINT}"
+                )
             await client.start_notify(TX_UUID, self._on_notify)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -128,14 +141,17 @@ class BleLink(BandLink):
                 await client.disconnect()
 
 
-async def scan_bands(*, timeout_s: float = 5.0, backend: type[Any] | None = None
-                     ) -> list[tuple[str, str | None, int]]:
+async def scan_bands(
+    *, timeout_s: float = 5.0, backend: type[Any] | None = None
+) -> list[tuple[str, str | None, int]]:
     """Bands advertising the pc6band service: ``(address, name, rssi)``, strongest first."""
     extra: dict[str, Any] = {} if backend is None else {"backend": backend}
-    found = await BleakScanner.discover(timeout=timeout_s, service_uuids=[SERVICE_UUID],
-                                        return_adv=True, **extra)
-    bands = [(device.address, adv.local_name or device.name, adv.rssi)
-             for device, adv in found.values()]
+    found = await BleakScanner.discover(
+        timeout=timeout_s, service_uuids=[SERVICE_UUID], return_adv=True, **extra
+    )
+    bands = [
+        (device.address, adv.local_name or device.name, adv.rssi) for device, adv in found.values()
+    ]
     return sorted(bands, key=lambda band: -band[2])
 
 
@@ -154,5 +170,10 @@ def create(**options: Any) -> BleLink:
     timeout = float(options.pop("connect_timeout_s", 10.0))
     if options:
         raise InvalidInput(f"ble backend: unknown option(s) {', '.join(sorted(options))}")
-    return BleLink(str(address), backend=backend, security_check=security_check,
-                   connect_timeout_s=timeout, **common)
+    return BleLink(
+        str(address),
+        backend=backend,
+        security_check=security_check,
+        connect_timeout_s=timeout,
+        **common,
+    )

@@ -51,21 +51,26 @@ class SerialLink(BandLink):
 
     async def _connect(self) -> None:
         try:
-            port = serial.Serial(self.port, self.baudrate, timeout=READ_TIMEOUT_S,
-                                 write_timeout=1.0, exclusive=True)
+            port = serial.Serial(
+                self.port, self.baudrate, timeout=READ_TIMEOUT_S, write_timeout=1.0, exclusive=True
+            )
         except (serial.SerialException, OSError, ValueError) as err:
             raise LinkError(f"cannot open {self.port}: {err}") from err
         self._serial = port
         self._decoder = p.FrameDecoder()
         self._stop_reading = threading.Event()
         loop = asyncio.get_running_loop()
-        self._reader = threading.Thread(target=self._read_loop,
-                                        args=(port, loop, self._stop_reading),
-                                        name=f"pc6-serial {self.port}", daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_loop,
+            args=(port, loop, self._stop_reading),
+            name=f"pc6-serial {self.port}",
+            daemon=True,
+        )
         self._reader.start()
 
-    def _read_loop(self, port: serial.Serial, loop: asyncio.AbstractEventLoop,
-                   stop: threading.Event) -> None:
+    def _read_loop(
+        self, port: serial.Serial, loop: asyncio.AbstractEventLoop, stop: threading.Event
+    ) -> None:
         while not stop.is_set():
             try:
                 data = port.read(port.in_waiting or 1)

@@ -97,8 +97,13 @@ class MicroBand:
         self.path = os.ttyname(self.slave)
         with open(root / "band.stderr", "w") as err:
             self.proc = subprocess.Popen(
-                [micropython_binary(), str(DEVICE / "main.py")], stdin=master, stdout=master,
-                stderr=err, cwd=self.fs, env=micropython_env(self.fs, self.pwm))
+                [micropython_binary(), str(DEVICE / "main.py")],
+                stdin=master,
+                stdout=master,
+                stderr=err,
+                cwd=self.fs,
+                env=micropython_env(self.fs, self.pwm),
+            )
         os.close(master)
 
     def rows(self) -> list[tuple[int, int]]:

@@ -22,8 +22,13 @@ from sim.bumble_backend import BumbleWorld
 
 def sim_band(*args: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    proc = subprocess.Popen([sys.executable, "-m", "firmware_host.band_cli", "sim-band", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "firmware_host.band_cli", "sim-band", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().rstrip("\n")
 
@@ -35,7 +40,8 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 @pytest.mark.realtime
 def test_sim_band_prints_pty_path_then_pair_info_and_trace(
-        tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     trace = tmp_path / "trace.csv"
     proc, path = sim_band("--serial", "--kind", "pressure", "--trace", str(trace))
     try:
@@ -111,11 +117,15 @@ def test_flash_dry_run_lists_the_firmware(capsys: pytest.CaptureFixture[str]) ->
     assert "pc6_config.json" in command
 
 
-async def test_scan_lists_bands(monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+async def test_scan_lists_bands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     world = BumbleWorld()
     peripheral = await world.add_band(VirtualBand(seed=1, plant=None))
-    monkeypatch.setattr(ble_link, "scan_bands",
-                        functools.partial(ble_link.scan_bands, backend=world.scanner_backend))
+    monkeypatch.setattr(
+        ble_link,
+        "scan_bands",
+        functools.partial(ble_link.scan_bands, backend=world.scanner_backend),
+    )
     await band_cli._scan(argparse.Namespace(timeout=0.3))
     assert peripheral.address in capsys.readouterr().out

@@ -15,12 +15,14 @@ HALF = 0x8000
 class Band:
     """A core on a SimBoard with its breakpoints recorded."""
 
-    def __init__(self, kind: int = p.KIND_VIBRATION, key: bytes | None = KEY,
-                 ceiling: int = p.LEVEL_MAX) -> None:
+    def __init__(
+        self, kind: int = p.KIND_VIBRATION, key: bytes | None = KEY, ceiling: int = p.LEVEL_MAX
+    ) -> None:
         self.rows: list[tuple[int, int]] = []
         self.board = SimBoard(band_id=b"\x00" * 8, key=key)
-        self.core = band_core.BandCore(self.board, kind, 0, ceiling, 0, p.RESET_POWER_ON,
-                                       lambda t, v: self.rows.append((t, v)))
+        self.core = band_core.BandCore(
+            self.board, kind, 0, ceiling, 0, p.RESET_POWER_ON, lambda t, v: self.rows.append((t, v))
+        )
         self.counter = 0
 
     def send(self, message: bytes, now: int, transport: str = "usb") -> p.Message:
@@ -29,14 +31,15 @@ class Band:
 
     def set(self, level: int, lease: int, now: int, ramp: int = 0) -> p.Message:
         self.counter += 1
-        return self.send(p.encode_set(KEY, self.core.nonce, self.counter, level, lease, ramp),
-                         now)
+        return self.send(p.encode_set(KEY, self.core.nonce, self.counter, level, lease, ramp), now)
 
-    def play(self, steps: list[tuple[int, int]], lease: int, now: int,
-             append: bool = False) -> p.Message:
+    def play(
+        self, steps: list[tuple[int, int]], lease: int, now: int, append: bool = False
+    ) -> p.Message:
         self.counter += 1
-        return self.send(p.encode_play(KEY, self.core.nonce, self.counter, lease, steps,
-                                       append), now)
+        return self.send(
+            p.encode_play(KEY, self.core.nonce, self.counter, lease, steps, append), now
+        )
 
 
 def test_starts_off() -> None:
@@ -108,8 +111,7 @@ def test_play_queue_runs_on_band_clock_with_append() -> None:
     for t in range(0, 3000, 7):
         band.core.tick(t)
     band.core.tick(3000)
-    assert band.rows == [(0, 0), (0, 30000), (1000, 30000), (1000, 0), (1500, 60000),
-                         (1500, 0)]
+    assert band.rows == [(0, 0), (0, 30000), (1000, 30000), (1000, 0), (1500, 60000), (1500, 0)]
 
 
 def test_lease_cuts_a_playing_queue() -> None:
@@ -147,8 +149,7 @@ def test_pairing_over_ble_is_refused() -> None:
 def test_repairing_needs_the_old_key() -> None:
     band = Band()
     other = bytes(range(1, 33))
-    assert band.send(p.encode_pair(bytes(32), band.core.nonce, 1, other), 0).result == \
-        p.E_UNAUTH
+    assert band.send(p.encode_pair(bytes(32), band.core.nonce, 1, other), 0).result == p.E_UNAUTH
     assert band.send(p.encode_pair(KEY, band.core.nonce, 2, other), 0).result == p.OK
     assert band.core.key == other
 
@@ -168,8 +169,7 @@ def test_replayed_and_reordered_messages_are_refused_and_counted() -> None:
 def test_wrong_key_and_wrong_nonce_are_refused() -> None:
     band = Band()
     wrong = bytes(range(100, 132))
-    assert band.send(p.encode_set(wrong, band.core.nonce, 1, HALF, 1000, 0), 0).result == \
-        p.E_UNAUTH
+    assert band.send(p.encode_set(wrong, band.core.nonce, 1, HALF, 1000, 0), 0).result == p.E_UNAUTH
     assert band.send(p.encode_set(KEY, bytes(8), 1, HALF, 1000, 0), 0).result == p.E_UNAUTH
     assert band.board.level == 0
     assert band.core.rejected == 2
@@ -195,5 +195,4 @@ def test_status_reports_counters() -> None:
     band = Band()
     band.send(p.encode_set(bytes(32), band.core.nonce, 1, HALF, 1000, 0), 0)
     status = p.decode(band.core.handle(p.encode_ping(77), 5, "usb")[0])
-    assert (status.token, status.rejected, status.uptime_ms, status.battery_mv) == (77, 1, 5,
-                                                                                    3900)
+    assert (status.token, status.rejected, status.uptime_ms, status.battery_mv) == (77, 1, 5, 3900)

@@ -14,16 +14,22 @@ from sim.band import VirtualBand
 from sim.bumble_backend import BumbleWorld, SimBlePeripheral, bumble_security_check
 
 
-async def world_with_band(*, encrypt: bool = True, seed: int = 1,
-                          kind: str = "vibration") -> tuple[BumbleWorld, SimBlePeripheral]:
+async def world_with_band(
+    *, encrypt: bool = True, seed: int = 1, kind: str = "vibration"
+) -> tuple[BumbleWorld, SimBlePeripheral]:
     world = BumbleWorld(encrypt=encrypt)
     band = VirtualBand(kind, key=KEY, seed=seed, plant=None)
     return world, await world.add_band(band)
 
 
 def link_for(world: BumbleWorld, peripheral: SimBlePeripheral, **options: object) -> BleLink:
-    return ble_link.create(address=peripheral.address, backend=world.client_backend,
-                           security_check=bumble_security_check, key=KEY, **options)
+    return ble_link.create(
+        address=peripheral.address,
+        backend=world.client_backend,
+        security_check=bumble_security_check,
+        key=KEY,
+        **options,
+    )
 
 
 async def test_scan_finds_the_band() -> None:
@@ -63,8 +69,12 @@ async def test_band_refuses_unencrypted_writes_even_if_the_host_would_not() -> N
     peripheral = await world.add_band(band)
     # A careless host that skips the check: the band's encrypted-write rule still holds.
     peripheral.rx.permissions |= peripheral.rx.WRITE_REQUIRES_ENCRYPTION
-    link = ble_link.create(address=peripheral.address, backend=world.client_backend,
-                           security_check=lambda _c: None, key=KEY)
+    link = ble_link.create(
+        address=peripheral.address,
+        backend=world.client_backend,
+        security_check=lambda _c: None,
+        key=KEY,
+    )
     with pytest.raises(LinkError):
         await link.open()
     assert peripheral.writes == 0

@@ -47,7 +47,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
                 i = rng.randrange(len(buf))
                 buf[i] ^= 1 << rng.randrange(8)
         case 1:  # truncate
-            del buf[rng.randrange(len(buf)):]
+            del buf[rng.randrange(len(buf)) :]
         case 2:  # extend
             buf += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
         case 3:  # swap the tag for another
@@ -91,17 +91,23 @@ def test_core_never_actuates_on_hostile_messages() -> None:
     seen = [0]
     decoder = p.FrameDecoder()
 
-    @settings(max_examples=400, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(st.lists(hostile(core.nonce, legit), min_size=25, max_size=40),
-           st.sampled_from(["usb", "ble"]))
+    @settings(
+        max_examples=400,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        st.lists(hostile(core.nonce, legit), min_size=25, max_size=40),
+        st.sampled_from(["usb", "ble"]),
+    )
     def run(batch: list[bytes], transport: str) -> None:
         for i, message in enumerate(batch):
             now = 100 + seen[0] + i
             core.handle(message, now, transport)
             framed = p.encode_frame(i, message) if len(message) <= p.MAX_MESSAGE else message
-            for _seq, inner in decoder.feed(mutate(framed, random.Random(i)) if i % 2 else
-                                            framed):
+            for _seq, inner in decoder.feed(mutate(framed, random.Random(i)) if i % 2 else framed):
                 core.handle(inner, now, transport)
             core.tick(now)
             assert board.level == 0
@@ -165,7 +171,7 @@ async def test_micropython_firmware_never_actuates_on_hostile_frames(tmp_path: P
                 message = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
             else:
                 message = p.encode_play(KEY, bytes(8), 10**6 + i, 2000, [(0, 65535)], False)
-            frame = p.encode_frame(i, message[:p.MAX_MESSAGE])
+            frame = p.encode_frame(i, message[: p.MAX_MESSAGE])
             stream += mutate(frame, rng) if i % 7 == 0 else frame
         async with SerialLink(band.path, key=KEY) as link:
             link._serial.write(bytes(stream))  # type: ignore[union-attr]

@@ -20,9 +20,18 @@ SLACK_S = 0.15  # polling and process scheduling
 
 def start_host(port: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    host = subprocess.Popen([sys.executable, str(Path(__file__).with_name("host_session.py")),
-                             port, KEY.hex(), str(LEASE_S)], stdout=subprocess.PIPE, text=True,
-                            env=env)
+    host = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("host_session.py")),
+            port,
+            KEY.hex(),
+            str(LEASE_S),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert host.stdout is not None
     assert host.stdout.readline().strip() == "on"
     return host
@@ -44,10 +53,23 @@ def test_virtual_band_on_pty_goes_quiet_after_host_sigkill(tmp_path: Path) -> No
     key_file = tmp_path / "band.key"
     key_file.write_text(KEY.hex())
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    band = subprocess.Popen([sys.executable, "-m", "firmware_host.band_cli", "sim-band",
-                             "--serial", "--trace", str(trace), "--key-file", str(key_file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=env)
+    band = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "firmware_host.band_cli",
+            "sim-band",
+            "--serial",
+            "--trace",
+            str(trace),
+            "--key-file",
+            str(key_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     try:
         assert band.stdout is not None
         port = band.stdout.readline().strip()

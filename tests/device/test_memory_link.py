@@ -64,8 +64,9 @@ def test_reconnect_with_backoff_then_resume_only_with_a_ramp() -> None:
     async def scenario() -> tuple[list[tuple[bool, str]], float, float, int]:
         loop = asyncio.get_running_loop()
         band = VirtualBand("vibration", key=KEY, seed=12, plant=None)
-        link = MemoryLink(band, key=KEY, backoff_initial_s=0.25, backoff_max_s=2.0,
-                          resume_ramp_s=1.0)
+        link = MemoryLink(
+            band, key=KEY, backoff_initial_s=0.25, backoff_max_s=2.0, resume_ramp_s=1.0
+        )
         events: list[tuple[bool, str]] = []
         link.on_link(lambda up, why: events.append((up, why)))
         async with link:

@@ -19,8 +19,12 @@ FIRMWARE = sorted(DEVICE.glob("*.py")) + sorted((DEVICE / "unix").glob("*.py"))
 
 @pytest.mark.parametrize("source", FIRMWARE, ids=lambda p: p.name)
 def test_mpy_cross_compiles_every_firmware_file(source: Path, tmp_path: Path) -> None:
-    result = subprocess.run([mpy_cross_binary(), "-o", str(tmp_path / "out.mpy"), str(source)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [mpy_cross_binary(), "-o", str(tmp_path / "out.mpy"), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -32,8 +36,7 @@ def micro_band(tmp_path: Path) -> Iterator[MicroBand]:
 
 
 @pytest.mark.realtime
-async def test_firmware_plays_a_profile_through_the_serial_backend(
-        micro_band: MicroBand) -> None:
+async def test_firmware_plays_a_profile_through_the_serial_backend(micro_band: MicroBand) -> None:
     # A short profile as the engine plays it: ramps, holds, lease refreshes at 75 %.
     profile = [(0.3, 0.0, 0.3), (0.8, 0.2, 0.4), (0.5, 0.0, 0.3), (0.0, 0.1, 0.1)]
     lease = 0.4

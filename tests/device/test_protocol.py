@@ -15,21 +15,34 @@ NONCE = bytes.fromhex("0102030405060708")
 GOLDEN = {
     "hello": (p.encode_hello, (), "0101"),
     "ping": (p.encode_ping, (0x1234,), "01021234"),
-    "set": (p.encode_set, (KEY, NONCE, 1, 0x8000, 3000, 250),
-            "01100000000180000bb800fa9e5e25367bbc81db"),
-    "play": (p.encode_play, (KEY, NONCE, 2, 4000, [(500, 0xFFFF), (0, 0)], True),
-             "0111000000020fa0010201f4ffff000000007ecaa166c5fd2fab"),
+    "set": (
+        p.encode_set,
+        (KEY, NONCE, 1, 0x8000, 3000, 250),
+        "01100000000180000bb800fa9e5e25367bbc81db",
+    ),
+    "play": (
+        p.encode_play,
+        (KEY, NONCE, 2, 4000, [(500, 0xFFFF), (0, 0)], True),
+        "0111000000020fa0010201f4ffff000000007ecaa166c5fd2fab",
+    ),
     "keep": (p.encode_keep, (KEY, NONCE, 3, 2000), "01120000000307d0930c102533f416fa"),
     "stop_auth": (p.encode_stop, (KEY, NONCE, 4), "0113000000040533b52b3114cea8"),
     "stop_anon": (p.encode_stop, (), "0113000000000000000000000000"),
-    "pair": (p.encode_pair, (bytes(32), NONCE, 1, KEY),
-             "012000000001" + KEY.hex() + "313835b0f9f578f8"),
-    "caps": (p.encode_caps, (1, (0, 1, 0), 0xFFFF, 5000, True, NONCE, 7, 1,
-                             bytes.fromhex("a1a2a3a4a5a6a7a8")),
-             "01810101000100ffff1388080101020304050607080000000701a1a2a3a4a5a6a7a8"),
-    "status": (p.encode_status, (9, 100, 200, 1500, 2, 3, 1, 2, 3, 4, 3900, 0x7FFF, 1, 7,
-                                 123456),
-               "01820009006400c805dc020300010002000300040f3c7fff01000000070001e240"),
+    "pair": (
+        p.encode_pair,
+        (bytes(32), NONCE, 1, KEY),
+        "012000000001" + KEY.hex() + "313835b0f9f578f8",
+    ),
+    "caps": (
+        p.encode_caps,
+        (1, (0, 1, 0), 0xFFFF, 5000, True, NONCE, 7, 1, bytes.fromhex("a1a2a3a4a5a6a7a8")),
+        "01810101000100ffff1388080101020304050607080000000701a1a2a3a4a5a6a7a8",
+    ),
+    "status": (
+        p.encode_status,
+        (9, 100, 200, 1500, 2, 3, 1, 2, 3, 4, 3900, 0x7FFF, 1, 7, 123456),
+        "01820009006400c805dc020300010002000300040f3c7fff01000000070001e240",
+    ),
     "fault": (p.encode_fault, (1, 5), "0183010005"),
     "ack": (p.encode_ack, (7, 0, 0x8000), "018400000007008000"),
 }
@@ -71,18 +84,26 @@ def test_round_trips() -> None:
     assert (m.type, m.counter, m.level, m.lease_ms, m.ramp_ms) == (p.SET, 5, 1234, 2500, 100)
     steps = [(i * 10, i * 1000) for i in range(p.PLAY_MAX_STEPS)]
     m = p.decode(p.encode_play(KEY, NONCE, 6, 3000, steps, False))
-    assert (m.counter, m.lease_ms, m.append, [tuple(s) for s in m.steps]) == (6, 3000, False,
-                                                                            steps)
+    assert (m.counter, m.lease_ms, m.append, [tuple(s) for s in m.steps]) == (6, 3000, False, steps)
     m = p.decode(p.encode_caps(2, (1, 2, 3), 40000, 3000, False, NONCE, 9, 3, b"12345678"))
-    assert (m.kind, m.fw_minor, m.ceiling, m.max_lease_ms, m.paired, m.nonce,
-            m.last_counter, m.reset_cause, m.band_id) == (2, 2, 40000, 3000, 0, NONCE, 9, 3,
-                                                          b"12345678")
+    assert (
+        m.kind,
+        m.fw_minor,
+        m.ceiling,
+        m.max_lease_ms,
+        m.paired,
+        m.nonce,
+        m.last_counter,
+        m.reset_cause,
+        m.band_id,
+    ) == (2, 2, 40000, 3000, 0, NONCE, 9, 3, b"12345678")
     m = p.decode(p.encode_status(1, 2, 3, 70000, 4, 5, 6, 7, 8, 9, 10, -11, 2, 12, 13))
     assert (m.token, m.lease_left_ms, m.temp_c10, m.uptime_ms) == (1, 0xFFFF, -11, 13)
 
 
-@pytest.mark.parametrize("bad", [b"", b"\x01", b"\x02\x01", b"\x01\x7f", b"\x01\x10\x00",
-                                 b"\x01\x01\x00", bytes(200)])
+@pytest.mark.parametrize(
+    "bad", [b"", b"\x01", b"\x02\x01", b"\x01\x7f", b"\x01\x10\x00", b"\x01\x01\x00", bytes(200)]
+)
 def test_malformed_messages_raise_protocol_error(bad: bytes) -> None:
     with pytest.raises(p.ProtocolError):
         p.decode(bad)
@@ -116,7 +137,8 @@ def test_frame_decoder_resynchronises_after_garbage() -> None:
 def test_frame_decoder_drops_overlong_frames() -> None:
     decoder = p.FrameDecoder()
     assert decoder.feed(b"\x01" * 1000 + b"\x00" + p.encode_frame(0, b"\x01\x01")) == [
-        (0, b"\x01\x01")]
+        (0, b"\x01\x01")
+    ]
     assert decoder.corrupt == 1
 
 

@@ -20,8 +20,14 @@ pytestmark = pytest.mark.realtime
 
 def fast(**extra: object) -> dict[str, object]:
     """Short timings so loss and reconnect tests stay short."""
-    return {"ping_interval_s": 0.2, "link_timeout_s": 0.8, "reply_timeout_s": 0.5,
-            "backoff_initial_s": 0.05, "backoff_max_s": 0.4, **extra}
+    return {
+        "ping_interval_s": 0.2,
+        "link_timeout_s": 0.8,
+        "reply_timeout_s": 0.5,
+        "backoff_initial_s": 0.05,
+        "backoff_max_s": 0.4,
+        **extra,
+    }
 
 
 async def test_plays_levels_with_leases_and_refreshes() -> None:
@@ -137,6 +143,7 @@ async def test_pairing_stores_the_key_and_later_links_find_it(config_dir: Path) 
         new_key = os.urandom(32)
         await link.pair(new_key)
         from firmware_host.backends.band_link import store_key
+
         stored = store_key(link.info.band_id, new_key)
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert stored == key_path(link.info.band_id)
