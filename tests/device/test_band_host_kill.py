@@ -23,7 +23,7 @@ def start_host(port: str) -> subprocess.Popen[str]:
     host = subprocess.Popen(
         [
             sys.executable,
-            str(Path(__file__).with_name("host_session.py")),
+            str(Path(__file__).with_name("band_host_session.py")),
             port,
             KEY.hex(),
             str(LEASE_S),
