@@ -15,7 +15,7 @@ from band_testlib import KEY, ROOT, MicroBand, until_sync
 pytestmark = pytest.mark.realtime
 
 LEASE_S = 0.6
-SLACK_S = 0.15  # polling and process scheduling
+SLACK_S = 0.25  # polling and process scheduling on a loaded 2-core CI machine
 
 
 def start_host(port: str) -> subprocess.Popen[str]:
