@@ -71,8 +71,8 @@ class LoopClock:
         return self._simulated
 
     def now(self) -> float:
-        """The loop's monotonic time."""
-        return asyncio.get_running_loop().time()
+        """The loop's monotonic time, in whole microseconds (a virtual loop's tick)."""
+        return round(asyncio.get_running_loop().time(), 6)
 
     def wall(self) -> float:
         """Epoch seconds: the anchor plus the loop time elapsed since first asked."""

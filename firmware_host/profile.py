@@ -59,7 +59,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "rest": (),
     "set": ("for",),
     "pulses": ("level", "on", "off", "rise", "fall"),
-    "breathe": ("level", "inhale", "exhale", "press", "rise", "fall"),
+    "breathe": ("level", "inhale", "exhale", "press", "press_for", "rise", "fall"),
     "envelope": ("points", "repeat", "interpolate", "scale"),
     "repeat": ("steps",),
 }
@@ -123,6 +123,7 @@ class Breathe:
     press: str = "exhale"
     rise_ms: int = 1000
     fall_ms: int = 1000
+    press_ms: int | None = None  # how long of the window is pressed (default: all of it)
 
 
 @dataclass(frozen=True)
@@ -372,11 +373,14 @@ class _Reader:
         rise = self.duration(item, "rise", path, 1000, allow_zero=True)
         fall = self.duration(item, "fall", path, 1000, allow_zero=True)
         window = exhale if press == "exhale" else inhale
-        if rise + fall > window:
+        press_ms = self.duration(item, "press_for", path, window)
+        if press_ms > window:
+            raise self.fail(f"{path}.press_for", f"must fit in the {press} ({window} ms)")
+        if rise + fall > press_ms:
             raise self.fail(f"{path}.rise", f"rise + fall ({rise + fall} ms) must fit in the "
-                                            f"{press} ({window} ms)")
+                                            f"press ({press_ms} ms)")
         return Breathe(self.level(item, "level", path), inhale, exhale, cycles, total, press,
-                       rise, fall)
+                       rise, fall, press_ms)
 
     def step_envelope(self, item: dict[str, Any], path: str) -> Step:
         points = item["envelope"]

@@ -37,7 +37,7 @@ class _Motion:
     vb: float = 0.0
 
     def at(self, t: float) -> float:
-        if t >= self.tb or self.tb <= self.ta:
+        if t >= self.tb - EPSILON_S or self.tb <= self.ta:
             return self.vb
         return self.va + (self.vb - self.va) * (t - self.ta) / (self.tb - self.ta)
 
@@ -124,7 +124,7 @@ class SafetyGate:
             self._account(now)
             if self.tripped:
                 raise SafetyTrip(self.tripped)
-            self._desired = (level, now + ramp_s)
+            self._desired = (level, _us(now + ramp_s))
             return await self._apply(now, level, ramp_s)
 
     def next_deadline(self) -> float | None:
@@ -133,14 +133,14 @@ class SafetyGate:
             return None
         now = self.clock.now()
         out = self._motion.at(now)
-        moving = self._motion.tb > now
+        moving = self._motion.tb > now + EPSILON_S
         times: list[float] = []
         if out > 0 or moving:
             times.append(self._last_send + self.lease_s * LEASE_REFRESH_FRACTION)
             if self._on_since is not None:
                 times.append(self._on_since + self.limits.max_continuous_on_s)
             times.append(now + max(0.0, self.limits.nightly_budget_s - self.budget_used_s))
-        if self._desired[0] > 0 and out == 0 and self._rest_until > now:
+        if self._desired[0] > 0 and out == 0 and self._rest_until > now + EPSILON_S:
             times.append(self._rest_until)
         if moving and self._motion.vb == 0:
             times.append(self._motion.tb)  # a press ends: rest starts to count
@@ -195,7 +195,7 @@ class SafetyGate:
         limited = min(max(level, 0.0), self.max_level)
         if self.finished:
             limited = 0.0
-        elif limited > 0 and self._rest_until > now:
+        elif limited > 0 and self._rest_until > now + EPSILON_S:
             limited = 0.0  # resting after a press, or after a cut-off
         current = self._motion.at(now)
         if limited > current:
@@ -220,7 +220,7 @@ class SafetyGate:
 
     async def _send(self, now: float, level: float, ramp_s: float) -> None:
         motion = self._motion
-        moving = motion.tb > now
+        moving = motion.tb > now + EPSILON_S
         due = (level > 0 or moving) and \
             now - self._last_send >= self.lease_s * LEASE_REFRESH_FRACTION - EPSILON_S
         same = level == motion.vb and abs(max(now, motion.tb) - (now + ramp_s)) < EPSILON_S
@@ -235,7 +235,7 @@ class SafetyGate:
         start = motion.at(now)
         if self._on_since is None and (level > 0 or start > 0):
             self._on_since = now
-        self._motion = _Motion(now, start, now + ramp_s, level)
+        self._motion = _Motion(now, start, _us(now + ramp_s), level)
         self._last_send = now
         if self.recorder is not None:
             self.recorder.record(now, level, ramp_s)
@@ -251,20 +251,22 @@ class SafetyGate:
         if motion.at(last) > 0 or (motion.tb > last and motion.vb > 0):
             self.budget_used_s += max(0.0, on_end - last) if ends_at_zero else now - last
         self._last_t = now
-        if self._on_since is not None and motion.at(now) == 0 and (motion.tb <= now):
+        if self._on_since is not None and motion.at(now) == 0 and motion.tb <= now + EPSILON_S:
             end = max(motion.tb, motion.ta)
             press = end - self._on_since
-            self._rest_until = max(self._rest_until, end + press * self.limits.rest_ratio)
+            self._rest_until = max(self._rest_until, _us(end + press * self.limits.rest_ratio))
             self._on_since = None
         self._check_caps(now)
 
     def _check_caps(self, now: float) -> None:
         limits = self.limits
-        if self.finished is None and now - self._session_start >= limits.max_session_s:
+        if self.finished is None and \
+                now + EPSILON_S - self._session_start >= limits.max_session_s:
             self._finish(now, f"session length limit ({limits.max_session_s:g} s) reached")
-        if self.finished is None and self.budget_used_s >= limits.nightly_budget_s:
+        if self.finished is None and self.budget_used_s + EPSILON_S >= limits.nightly_budget_s:
             self._finish(now, f"nightly budget ({limits.nightly_budget_s:g} s) used up")
-        if self._on_since is not None and now - self._on_since >= limits.max_continuous_on_s:
+        if self._on_since is not None and \
+                now + EPSILON_S - self._on_since >= limits.max_continuous_on_s:
             press = now - self._on_since
             rest = max(press * limits.rest_ratio, FORCED_REST_MIN_S)
             self._rest_until = now + rest
@@ -312,6 +314,11 @@ class SafetyGate:
                 listener(kind, data)
             except Exception:  # a broken listener must not stop the others
                 logger.exception("safety event listener failed")
+
+
+def _us(t: float) -> float:
+    """Whole microseconds, the resolution of every time the gate keeps."""
+    return round(t, 6)
 
 
 def _within_hard(actuator: Actuator, limits: Limits) -> Limits:

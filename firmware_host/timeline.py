@@ -246,11 +246,14 @@ class _Builder:
                 break
             inhale, exhale = self.jit_ms(b.inhale_ms), self.jit_ms(b.exhale_ms)
             level = self.jit_level(b.level)
+            window = exhale if b.press == "exhale" else inhale
+            pressed = window if b.press_ms is None else min(window, self.jit_ms(b.press_ms))
             if b.press == "exhale":
                 self.hold(inhale)
-                self.press(level, exhale, b.rise_ms, b.fall_ms)
-            else:
-                self.press(level, inhale, b.rise_ms, b.fall_ms)
+            self.press(level, pressed, b.rise_ms, b.fall_ms)
+            if window > pressed:
+                self.hold(window - pressed)
+            if b.press == "inhale":
                 self.hold(exhale)
             n += 1
 

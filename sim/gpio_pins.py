@@ -365,6 +365,8 @@ class GpioSim:
             raise RuntimeError("no motor is wired")
         t = self.factory.now()
         drive = self.motor._input.at(t)  # what the motor was being driven to, still driven
+        self.motor.output(t)
+        self.motor._y = 0.0  # a jammed rotor stops at once; it does not coast down
         self.motor.stalled = True
         self.motor.command(t, drive)
 

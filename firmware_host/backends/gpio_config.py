@@ -49,7 +49,7 @@ class VibrationConfig:
     current_zero: float = _opt(0.05, 0, 1)
     current_stall: float = _opt(0.8, 0, 1, open_low=True)
     stall_ratio: float = _opt(0.6, 0, 1, open_low=True)
-    stall_s: float = _opt(0.3, 0, 5, open_low=True)
+    stall_s: float = _opt(0.08, 0, 5, open_low=True)
     stall_rate_hz: float = _opt(50.0, 1, 1000)
 
     def check(self) -> None:
