@@ -174,7 +174,11 @@ async def test_micropython_firmware_never_actuates_on_hostile_frames(tmp_path: P
             frame = p.encode_frame(i, message[: p.MAX_MESSAGE])
             stream += mutate(frame, rng) if i % 7 == 0 else frame
         async with SerialLink(band.path, key=KEY) as link:
-            link._serial.write(bytes(stream))  # type: ignore[union-attr]
+            port = link._serial
+            assert port is not None
+            loop = asyncio.get_running_loop()
+            for i in range(0, len(stream), 512):  # the firmware reads as fast as it can
+                await loop.run_in_executor(None, port.write, bytes(stream[i : i + 512]))
             try:
                 status = await link.status()
             except Exception:
