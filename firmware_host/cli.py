@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 EXIT_INVALID = 2
+EXTENSIONS = ("firmware_host.log_cli",)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -21,23 +23,34 @@ def _level(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every ``pc6`` subcommand."""
     parser = argparse.ArgumentParser(
-        prog="pc6", description="Drive a PC6 (Nei Guan) acupressure wristband: profiles, "
-        "sessions, simulator. Not a medical device.")
+        prog="pc6",
+        description="Drive a PC6 (Nei Guan) acupressure wristband: profiles, "
+        "sessions, simulator. Not a medical device.",
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="play a profile on the band (the simulator by default)")
     run.add_argument("profile", help="built-in profile name or path to a .toml file")
     run.add_argument("--backend", default="sim", help="sim (default), gpio, serial or ble")
-    run.add_argument("--kind", choices=["vibration", "pressure"],
-                     help="actuator kind (default: the profile's first)")
-    run.add_argument("--fast", action="store_true",
-                     help="run on virtual time (simulated backends only)")
+    run.add_argument(
+        "--kind",
+        choices=["vibration", "pressure"],
+        help="actuator kind (default: the profile's first)",
+    )
+    run.add_argument(
+        "--fast", action="store_true", help="run on virtual time (simulated backends only)"
+    )
     run.add_argument("--trace", metavar="FILE.csv", help="write the delivered level as CSV")
-    run.add_argument("--max-level", type=_level, metavar="X",
-                     help="ceiling on the level, 0–1 of the wearer's comfortable maximum")
-    run.add_argument("--sim-pins", action="store_true",
-                     help="gpio backend on mock pins with a simulated wrist")
+    run.add_argument(
+        "--max-level",
+        type=_level,
+        metavar="X",
+        help="ceiling on the level, 0–1 of the wearer's comfortable maximum",
+    )
+    run.add_argument(
+        "--sim-pins", action="store_true", help="gpio backend on mock pins with a simulated wrist"
+    )
     run.add_argument("--port", help="serial port of the band (serial backend)")
     run.add_argument("--address", help="BLE address of the band (ble backend)")
     run.add_argument("--journal", metavar="PATH", help="journal database (default: XDG state)")
@@ -59,11 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst = psub.add_parser("list", help="the built-in library")
     lst.set_defaults(handler=_cmd_profile_list)
 
-    log = sub.add_parser("log", help="recent sessions from the journal")
-    log.add_argument("-n", type=int, default=20, help="how many sessions")
-    log.add_argument("--journal", metavar="PATH")
-    log.add_argument("--events", action="store_true", help="show each session's events")
-    log.set_defaults(handler=_cmd_log)
+    for name in EXTENSIONS:
+        # Each module adds its own subcommands; it must be cheap to import (no heavy libs).
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -108,10 +119,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         options["port"] = args.port
     if args.address:
         options["address"] = args.address
-    return run(RunOptions(
-        profile=resolve(args.profile), backend=args.backend, kind=args.kind, fast=args.fast,
-        trace=Path(args.trace) if args.trace else None, max_level=args.max_level,
-        journal=Path(args.journal) if args.journal else None, backend_options=options))
+    return run(
+        RunOptions(
+            profile=resolve(args.profile),
+            backend=args.backend,
+            kind=args.kind,
+            fast=args.fast,
+            trace=Path(args.trace) if args.trace else None,
+            max_level=args.max_level,
+            journal=Path(args.journal) if args.journal else None,
+            backend_options=options,
+        )
+    )
 
 
 def _cmd_profile_show(args: argparse.Namespace) -> int:
@@ -135,8 +154,9 @@ def _cmd_profile_show(args: argparse.Namespace) -> int:
     rise = "step" if s.steepest_rise_per_s == float("inf") else f"{s.steepest_rise_per_s:.2f}/s"
     print(f"  steepest rise   {rise}")
     print(f"  breakpoints     {len(timeline)}")
-    bands = "  ".join(f"{i / 10:.1f}+:{format_duration(ms)}"
-                      for i, ms in enumerate(s.time_at_level_ms) if ms)
+    bands = "  ".join(
+        f"{i / 10:.1f}+:{format_duration(ms)}" for i, ms in enumerate(s.time_at_level_ms) if ms
+    )
     print(f"  time at level   {bands}")
     print(terminal_plot(timeline, width=max(20, args.width)))
     return 0
@@ -180,39 +200,10 @@ def _cmd_profile_list(args: argparse.Namespace) -> int:
         profile = load_builtin(name)
         stats = compile_profile(profile).stats()
         first = profile.description.split(". ")[0].rstrip(".")
-        print(f"{name:<22} {format_duration(stats.duration_ms):>8}  "
-              f"{'/'.join(profile.kinds):<18} {first}")
-    return 0
-
-
-def _cmd_log(args: argparse.Namespace) -> int:
-    import datetime as dt
-    from pathlib import Path
-
-    from .durations import format_duration
-    from .journal import Journal
-    from .paths import default_journal_path
-
-    path = Path(args.journal) if args.journal else default_journal_path()
-    if not path.exists():
-        print(f"no journal yet at {path}")
-        return 0
-    with Journal(path) as journal:
-        rows = journal.recent(args.n)
-        if not rows:
-            print("no sessions yet")
-        for r in rows:
-            when = dt.datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M")
-            length = format_duration((r.duration_s or 0) * 1000)
-            sim = " SIM" if r.simulated else ""
-            ended = r.reason or "running or killed"
-            print(f"#{r.id:<4} {when}  {r.profile:<20} {r.backend}/{r.kind}{sim}  {length:>8}  "
-                  f"dose {r.dose or 0:.1f}  peak {r.peak or 0:.2f}  {ended}"
-                  f"{': ' + r.detail if r.detail else ''}")
-            if args.events:
-                for at, kind, detail in journal.events(r.id):
-                    stamp = dt.datetime.fromtimestamp(at).strftime("%H:%M:%S")
-                    print(f"        {stamp} {kind}: {detail}")
+        print(
+            f"{name:<22} {format_duration(stats.duration_ms):>8}  "
+            f"{'/'.join(profile.kinds):<18} {first}"
+        )
     return 0
 
 

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-
 #: Two times closer than this are the same moment: virtual clocks count whole microseconds,
 #: so a deadline computed in floats may sit a hair past the tick that serves it.
 EPSILON_S = 2e-6
@@ -139,7 +138,7 @@ class RealClock:
         if deadline <= time.monotonic():
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        timer = self.call_at(deadline, lambda: fut.done() or fut.set_result(None))
+        timer = self.call_at(deadline, lambda: _resolve(fut))
         try:
             await fut
         finally:
@@ -151,8 +150,7 @@ class RealClock:
         with self._cond:
             heapq.heappush(self._heap, (deadline, next(self._seq), timer))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="pc6-clock",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, name="pc6-clock", daemon=True)
                 self._thread.start()
             self._cond.notify()
         return timer
@@ -173,3 +171,12 @@ class RealClock:
                     continue
                 heapq.heappop(self._heap)
                 timer.fire()
+
+
+def resolve_future(fut: asyncio.Future[None]) -> None:
+    """Complete ``fut`` unless it is already done (a timer callback)."""
+    if not fut.done():
+        fut.set_result(None)
+
+
+_resolve = resolve_future

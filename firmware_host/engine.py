@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .clock import EPSILON_S, Clock
+from .clock import resolve_future as _resolve
 from .errors import SafetyTrip
 from .safety import SafetyGate
 from .timeline import Timeline
@@ -49,8 +50,9 @@ class SessionResult:
     events: list[tuple[float, str, str]] = field(default_factory=list)
 
 
-def plan_segment(t0: float, v0: float, t1: float, v1: float, scale: float,
-                 cap: float) -> list[Command]:
+def plan_segment(
+    t0: float, v0: float, t1: float, v1: float, scale: float, cap: float
+) -> list[Command]:
     """Commands that play one timeline segment scaled by ``scale`` and clipped at ``cap``.
 
     Where a ramp crosses the cap the segment is split at the crossing, so the delivered
@@ -103,8 +105,9 @@ def _quantise(level: float, resolution: int) -> float:
 class Engine:
     """Plays one session of a timeline."""
 
-    def __init__(self, timeline: Timeline, gate: SafetyGate, clock: Clock, *,
-                 scale: float = 1.0) -> None:
+    def __init__(
+        self, timeline: Timeline, gate: SafetyGate, clock: Clock, *, scale: float = 1.0
+    ) -> None:
         self.timeline = timeline
         self.gate = gate
         self.clock = clock
@@ -187,13 +190,16 @@ class Engine:
             if times[k + 1] < pos or (times[k + 1] == pos and times[k] < pos):
                 k += 1
                 continue
-            start_t, start_v = (times[k], levels[k]) if times[k] >= pos else \
-                (pos, self.timeline.level_at(pos))
-            commands = plan_segment(start_t, start_v, times[k + 1], levels[k + 1],
-                                    self.scale, self.gate.max_level)
+            start_t, start_v = (
+                (times[k], levels[k]) if times[k] >= pos else (pos, self.timeline.level_at(pos))
+            )
+            commands = plan_segment(
+                start_t, start_v, times[k + 1], levels[k + 1], self.scale, self.gate.max_level
+            )
             start_level = min(self.gate.max_level, start_v * self.scale)
-            interrupted = await self._run_commands(self._expand(commands, start_level),
-                                                   times[k + 1])
+            interrupted = await self._run_commands(
+                self._expand(commands, start_level), times[k + 1]
+            )
             if not interrupted:
                 self.position_ms = times[k + 1]
                 k += 1
@@ -217,10 +223,16 @@ class Engine:
         """Wait until timeline time ``t_ms``, serving the gate; False if interrupted."""
         deadline = self._anchor + t_ms / 1000
         while True:
-            if self._stop_reason or self.paused or self._replan or self.gate.finished \
-                    or self.gate.tripped:
-                self.position_ms = max(self.position_ms,
-                                       min(t_ms, (self.clock.now() - self._anchor) * 1000))
+            if (
+                self._stop_reason
+                or self.paused
+                or self._replan
+                or self.gate.finished
+                or self.gate.tripped
+            ):
+                self.position_ms = max(
+                    self.position_ms, min(t_ms, (self.clock.now() - self._anchor) * 1000)
+                )
                 return False
             gate_due = self.gate.next_deadline()
             wake = deadline if gate_due is None else min(deadline, gate_due)
@@ -233,13 +245,18 @@ class Engine:
                 return True
 
     def _interrupted_flags(self) -> bool:
-        return bool(self._stop_reason or self.paused or self._replan or self.gate.finished
-                    or self.gate.tripped)
+        return bool(
+            self._stop_reason
+            or self.paused
+            or self._replan
+            or self.gate.finished
+            or self.gate.tripped
+        )
 
     async def _sleep(self, deadline: float) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiter = fut
-        timer = self.clock.call_at(deadline, lambda: fut.done() or fut.set_result(None))
+        timer = self.clock.call_at(deadline, lambda: _resolve(fut))
         try:
             await fut
         finally:

@@ -89,43 +89,83 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start_session(self, *, at: float, profile: str, sha256: str, source: str,
-                      backend: str, kind: str, simulated: bool) -> int:
+    def start_session(
+        self,
+        *,
+        at: float,
+        profile: str,
+        sha256: str,
+        source: str,
+        backend: str,
+        kind: str,
+        simulated: bool,
+    ) -> int:
         """Record a session start; returns its id."""
         cur = self._write(
             "INSERT INTO sessions (started_at, profile, profile_sha256, source, backend, kind,"
             " simulated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, profile, sha256, source, backend, kind, int(simulated)))
+            (at, profile, sha256, source, backend, kind, int(simulated)),
+        )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
     def event(self, session_id: int | None, *, at: float, kind: str, detail: str = "") -> None:
         """Record an event (fault, trip, limit, pause, link …) in its own transaction."""
-        self._write("INSERT INTO events (session_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                    (session_id, at, kind, detail))
+        self._write(
+            "INSERT INTO events (session_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (session_id, at, kind, detail),
+        )
 
-    def end_session(self, session_id: int, *, at: float, reason: str, detail: str,
-                    duration_s: float, dose: float, peak: float,
-                    max_lateness_ms: float) -> None:
+    def end_session(
+        self,
+        session_id: int,
+        *,
+        at: float,
+        reason: str,
+        detail: str,
+        duration_s: float,
+        dose: float,
+        peak: float,
+        max_lateness_ms: float,
+    ) -> None:
         """Record how a session ended and what it delivered."""
         self._write(
             "UPDATE sessions SET ended_at=?, reason=?, detail=?, duration_s=?, dose=?, peak=?,"
             " max_lateness_ms=? WHERE id=?",
-            (at, reason, detail, duration_s, dose, peak, max_lateness_ms, session_id))
+            (at, reason, detail, duration_s, dose, peak, max_lateness_ms, session_id),
+        )
 
     def recent(self, limit: int = 20) -> list[SessionRow]:
         """The latest sessions, newest first."""
         rows = self._db.execute(
             "SELECT id, started_at, ended_at, profile, backend, kind, simulated, reason, detail,"
             " duration_s, dose, peak, max_lateness_ms FROM sessions ORDER BY id DESC LIMIT ?",
-            (limit,)).fetchall()
-        return [SessionRow(*r[:6], bool(r[6]), *r[7:]) for r in rows]
+            (limit,),
+        ).fetchall()
+        return [
+            SessionRow(
+                id=r[0],
+                started_at=r[1],
+                ended_at=r[2],
+                profile=r[3],
+                backend=r[4],
+                kind=r[5],
+                simulated=bool(r[6]),
+                reason=r[7],
+                detail=r[8],
+                duration_s=r[9],
+                dose=r[10],
+                peak=r[11],
+                max_lateness_ms=r[12],
+            )
+            for r in rows
+        ]
 
     def events(self, session_id: int) -> list[tuple[float, str, str]]:
         """Events of a session in order."""
         return self._db.execute(
-            "SELECT at, kind, detail FROM events WHERE session_id=? ORDER BY id",
-            (session_id,)).fetchall()
+            "SELECT at, kind, detail FROM events WHERE session_id=? ORDER BY id", (session_id,)
+        ).fetchall()
 
     def _write(self, sql: str, args: tuple[object, ...]) -> sqlite3.Cursor:
         try:

@@ -36,5 +36,6 @@ def resolve(name_or_path: str) -> Profile:
         return load_builtin(name_or_path)
     hint = get_close_matches(name_or_path, names, n=3)
     extra = f"; did you mean {', '.join(hint)}?" if hint else f"; built-in: {', '.join(names)}"
-    raise ProfileError(f"no profile file or built-in profile named {name_or_path!r}{extra}",
-                       source=name_or_path)
+    raise ProfileError(
+        f"no profile file or built-in profile named {name_or_path!r}{extra}", source=name_or_path
+    )

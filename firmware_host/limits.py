@@ -94,8 +94,9 @@ DEFAULT_LIMITS: dict[ActuatorKind, Limits] = {
 _FLOORS = {"rest_ratio"}
 
 
-def limits_for(kind: ActuatorKind, overrides: dict[str, Any] | None = None, *,
-               section: str = "limits") -> Limits:
+def limits_for(
+    kind: ActuatorKind, overrides: dict[str, Any] | None = None, *, section: str = "limits"
+) -> Limits:
     """Defaults for ``kind`` with ``overrides`` applied and checked against the hard limits.
 
     Raises:

@@ -194,8 +194,9 @@ def parse_profile(data: bytes | str, *, source: str = "<profile>") -> Profile:
     except UnicodeDecodeError as err:
         raise ProfileError("not UTF-8 text", source=source) from err
     if not text.strip():
-        raise ProfileError("empty file; a profile needs name, description, kinds and steps",
-                           source=source)
+        raise ProfileError(
+            "empty file; a profile needs name, description, kinds and steps", source=source
+        )
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -224,10 +225,15 @@ class _Reader:
         if version != 1 or isinstance(version, bool):
             raise self.fail("version", f"unsupported profile version {version!r}; this is 1")
         kinds = doc["kinds"]
-        if (not isinstance(kinds, list) or not kinds
-                or any(k not in KINDS for k in kinds) or len(set(kinds)) != len(kinds)):
-            raise self.fail("kinds", f"must be a list of one or both of {list(KINDS)}, "
-                                     f"got {kinds!r}")
+        if (
+            not isinstance(kinds, list)
+            or not kinds
+            or any(k not in KINDS for k in kinds)
+            or len(set(kinds)) != len(kinds)
+        ):
+            raise self.fail(
+                "kinds", f"must be a list of one or both of {list(KINDS)}, got {kinds!r}"
+            )
         intent = doc.get("intent", "other")
         if intent not in INTENTS:
             raise self.fail("intent", f"must be one of {list(INTENTS)}, got {intent!r}")
@@ -270,8 +276,16 @@ class _Reader:
             seed=seed,
         )
 
-    def number(self, table: Mapping[str, Any], key: str, path: str, *, low: float,
-               high: float, default: float | None = None) -> float:
+    def number(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        low: float,
+        high: float,
+        default: float | None = None,
+    ) -> float:
         where = f"{path}.{key}"
         if key not in table:
             if default is None:
@@ -284,12 +298,20 @@ class _Reader:
             raise self.fail(where, f"must be from {low:g} to {high:g}, got {value!r}")
         return float(value)
 
-    def level(self, table: Mapping[str, Any], key: str, path: str,
-              default: float | None = None) -> float:
+    def level(
+        self, table: Mapping[str, Any], key: str, path: str, default: float | None = None
+    ) -> float:
         return self.number(table, key, path, low=0.0, high=1.0, default=default)
 
-    def duration(self, table: Mapping[str, Any], key: str, path: str,
-                 default: int | None = None, *, allow_zero: bool = False) -> int:
+    def duration(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: int | None = None,
+        *,
+        allow_zero: bool = False,
+    ) -> int:
         where = f"{path}.{key}"
         if key not in table:
             if default is None:
@@ -303,18 +325,21 @@ class _Reader:
             raise self.fail(where, "longer than a profile may be (12h)")
         return ms
 
-    def count_or_total(self, table: Mapping[str, Any], key: str,
-                       path: str) -> tuple[int | None, int | None]:
+    def count_or_total(
+        self, table: Mapping[str, Any], key: str, path: str
+    ) -> tuple[int | None, int | None]:
         value = table[key]
         if isinstance(value, int) and not isinstance(value, bool):
             if not 1 <= value <= MAX_COUNT:
-                raise self.fail(f"{path}.{key}", f"count must be from 1 to {MAX_COUNT}, "
-                                                 f"got {value}")
+                raise self.fail(
+                    f"{path}.{key}", f"count must be from 1 to {MAX_COUNT}, got {value}"
+                )
             return value, None
         if isinstance(value, str):
             return None, self.duration(table, key, path)
-        raise self.fail(f"{path}.{key}", f"must be a count (like 10) or a total time "
-                                         f"(like '5m'), got {value!r}")
+        raise self.fail(
+            f"{path}.{key}", f"must be a count (like 10) or a total time (like '5m'), got {value!r}"
+        )
 
     def steps(self, items: Any, path: str) -> tuple[Step, ...]:
         if not isinstance(items, list) or not items:
@@ -330,8 +355,10 @@ class _Reader:
                 unknown = [k for k in item if k not in _all_step_keys()]
                 if unknown:
                     self.known_keys(item, path, _all_step_keys())
-            raise self.fail(path, f"a step needs exactly one action of {list(ACTIONS)}, "
-                                  f"found {actions or 'none'}")
+            raise self.fail(
+                path,
+                f"a step needs exactly one action of {list(ACTIONS)}, found {actions or 'none'}",
+            )
         action = actions[0]
         self.known_keys(item, path, (action, *ACTIONS[action], *_COMMON_STEP_KEYS))
         builder: Callable[[dict[str, Any], str], Step] = getattr(self, f"step_{action}")
@@ -358,10 +385,18 @@ class _Reader:
         rise = self.duration(item, "rise", path, 0, allow_zero=True)
         fall = self.duration(item, "fall", path, 0, allow_zero=True)
         if rise + fall > on:
-            raise self.fail(f"{path}.rise", f"rise + fall ({rise + fall} ms) must fit in "
-                                            f"on ({on} ms)")
-        return Pulses(self.level(item, "level", path), on, self.duration(item, "off", path),
-                      count, total, rise, fall)
+            raise self.fail(
+                f"{path}.rise", f"rise + fall ({rise + fall} ms) must fit in on ({on} ms)"
+            )
+        return Pulses(
+            self.level(item, "level", path),
+            on,
+            self.duration(item, "off", path),
+            count,
+            total,
+            rise,
+            fall,
+        )
 
     def step_breathe(self, item: dict[str, Any], path: str) -> Step:
         cycles, total = self.count_or_total(item, "breathe", path)
@@ -377,10 +412,21 @@ class _Reader:
         if press_ms > window:
             raise self.fail(f"{path}.press_for", f"must fit in the {press} ({window} ms)")
         if rise + fall > press_ms:
-            raise self.fail(f"{path}.rise", f"rise + fall ({rise + fall} ms) must fit in the "
-                                            f"press ({press_ms} ms)")
-        return Breathe(self.level(item, "level", path), inhale, exhale, cycles, total, press,
-                       rise, fall, press_ms)
+            raise self.fail(
+                f"{path}.rise",
+                f"rise + fall ({rise + fall} ms) must fit in the press ({press_ms} ms)",
+            )
+        return Breathe(
+            self.level(item, "level", path),
+            inhale,
+            exhale,
+            cycles,
+            total,
+            press,
+            rise,
+            fall,
+            press_ms,
+        )
 
     def step_envelope(self, item: dict[str, Any], path: str) -> Step:
         points = item["envelope"]
@@ -400,12 +446,14 @@ class _Reader:
             raise self.fail(f"{where}[0]", "the first point must be at time 0")
         repeat = item.get("repeat", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_COUNT:
-            raise self.fail(f"{path}.repeat", f"must be a count from 1 to {MAX_COUNT}, "
-                                              f"got {repeat!r}")
+            raise self.fail(
+                f"{path}.repeat", f"must be a count from 1 to {MAX_COUNT}, got {repeat!r}"
+            )
         interp = item.get("interpolate", "linear")
         if interp not in INTERPOLATIONS:
-            raise self.fail(f"{path}.interpolate", f"must be one of {list(INTERPOLATIONS)}, "
-                                                   f"got {interp!r}")
+            raise self.fail(
+                f"{path}.interpolate", f"must be one of {list(INTERPOLATIONS)}, got {interp!r}"
+            )
         scale = self.number(item, "scale", path, low=0.0, high=1.0, default=1.0)
         return Envelope(tuple(parsed), repeat, interp, scale)
 

@@ -61,8 +61,9 @@ def choose_kind(profile: Profile, kind: str | None) -> ActuatorKind:
     if kind not in {k.value for k in ActuatorKind}:
         raise InvalidInput(f"--kind must be vibration or pressure, got {kind!r}")
     if kind not in profile.kinds:
-        raise InvalidInput(f"profile {profile.name!r} is meant for {', '.join(profile.kinds)}, "
-                           f"not {kind}")
+        raise InvalidInput(
+            f"profile {profile.name!r} is meant for {', '.join(profile.kinds)}, not {kind}"
+        )
     return ActuatorKind(kind)
 
 
@@ -81,8 +82,10 @@ def run(options: RunOptions) -> int:
     actuator = create_backend(options.backend, kind=kind.value, **options.backend_options)
     simulated = actuator.capabilities.simulated
     if options.fast and not simulated:
-        raise InvalidInput("--fast runs on virtual time and needs a simulated backend "
-                           "(--backend sim, or --sim-pins)")
+        raise InvalidInput(
+            "--fast runs on virtual time and needs a simulated backend "
+            "(--backend sim, or --sim-pins)"
+        )
     journal = Journal(options.journal or default_journal_path())
     session = _Session(options, timeline, actuator, kind, journal, limits)
     try:
@@ -107,8 +110,15 @@ def _run_virtual(main: Callable[[Clock], Coroutine[Any, Any, T]]) -> T:
 
 
 class _Session:
-    def __init__(self, options: RunOptions, timeline: Timeline, actuator: Actuator,
-                 kind: ActuatorKind, journal: Journal, limits: Limits) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        timeline: Timeline,
+        actuator: Actuator,
+        kind: ActuatorKind,
+        journal: Journal,
+        limits: Limits,
+    ) -> None:
         self.o = options
         self.limits = limits
         self.timeline = timeline
@@ -123,12 +133,18 @@ class _Session:
         o = self.o
         simulated = self.actuator.capabilities.simulated
         if simulated:
-            print(f"SIMULATED — nothing physical moves (backend {o.backend}, {self.kind})",
-                  file=o.out, flush=True)
+            print(
+                f"SIMULATED — nothing physical moves (backend {o.backend}, {self.kind})",
+                file=o.out,
+                flush=True,
+            )
         stats = self.timeline.stats()
-        print(f"profile {o.profile.name}: {format_duration(stats.duration_ms)}, "
-              f"peak {stats.peak:.2f}, {'virtual time' if o.fast else 'real time'}",
-              file=o.out, flush=True)
+        print(
+            f"profile {o.profile.name}: {format_duration(stats.duration_ms)}, "
+            f"peak {stats.peak:.2f}, {'virtual time' if o.fast else 'real time'}",
+            file=o.out,
+            flush=True,
+        )
         trace_file = open(o.trace, "w", encoding="utf-8") if o.trace else None  # noqa: SIM115
         try:
             return await self._play(self.limits, trace_file)
@@ -138,12 +154,18 @@ class _Session:
 
     async def _play(self, limits: Limits, trace_file: IO[str] | None) -> SessionResult:
         o, clock = self.o, self.clock
-        gate = SafetyGate(self.actuator, clock, limits, max_level=o.max_level,
-                          on_event=self._journal_event)
+        gate = SafetyGate(
+            self.actuator, clock, limits, max_level=o.max_level, on_event=self._journal_event
+        )
         self.session_id = self.journal.start_session(
-            at=clock.wall(), profile=o.profile.name, sha256=o.profile.sha256,
-            source=o.profile.source, backend=o.backend, kind=self.kind.value,
-            simulated=self.actuator.capabilities.simulated)
+            at=clock.wall(),
+            profile=o.profile.name,
+            sha256=o.profile.sha256,
+            source=o.profile.source,
+            backend=o.backend,
+            kind=self.kind.value,
+            simulated=self.actuator.capabilities.simulated,
+        )
         sink = CsvTraceWriter(trace_file) if trace_file else None
         engine: Engine | None = None
         result = SessionResult(EndReason.TRIPPED, "did not start")
@@ -170,8 +192,11 @@ class _Session:
             nonlocal count
             count += 1
             if count == 1:
-                print(f"\n{name}: stopping with a soft ramp down (again to stop at once)",
-                      file=self.o.err, flush=True)
+                print(
+                    f"\n{name}: stopping with a soft ramp down (again to stop at once)",
+                    file=self.o.err,
+                    flush=True,
+                )
                 engine.stop(f"{name} from user")
             elif task is not None:
                 task.cancel()
@@ -214,35 +239,50 @@ class _Session:
         while True:
             await self.clock.sleep_until(next_at)
             next_at += every
-            line = (f"{tag}{format_duration(engine.elapsed_s * 1000)} elapsed · level "
-                    f"{engine.gate.output:.2f} · {format_duration(engine.remaining_s * 1000)} "
-                    f"remaining{' · paused' if engine.paused else ''}")
-            print(f"\r{line:<72}" if tty else line, end="" if tty else "\n",
-                  file=self.o.err, flush=True)
+            line = (
+                f"{tag}{format_duration(engine.elapsed_s * 1000)} elapsed · level "
+                f"{engine.gate.output:.2f} · {format_duration(engine.remaining_s * 1000)} "
+                f"remaining{' · paused' if engine.paused else ''}"
+            )
+            print(
+                f"\r{line:<72}" if tty else line,
+                end="" if tty else "\n",
+                file=self.o.err,
+                flush=True,
+            )
 
     def _journal_event(self, kind: str, data: dict[str, object]) -> None:
-        self.journal.event(self.session_id, at=self.clock.wall(), kind=kind,
-                           detail=str(data.get("reason", "")))
+        self.journal.event(
+            self.session_id, at=self.clock.wall(), kind=kind, detail=str(data.get("reason", ""))
+        )
 
     def _journal_end(self, result: SessionResult, gate: SafetyGate) -> None:
         if self.session_id is None:
             return
         for _, kind, detail in result.events:
             if kind in ("paused", "resumed"):
-                self.journal.event(self.session_id, at=self.clock.wall(), kind=kind,
-                                   detail=detail)
+                self.journal.event(self.session_id, at=self.clock.wall(), kind=kind, detail=detail)
         self.journal.end_session(
-            self.session_id, at=self.clock.wall(), reason=result.reason.value,
-            detail=result.detail, duration_s=result.duration_s, dose=result.dose,
-            peak=result.peak, max_lateness_ms=result.max_lateness_s * 1000)
+            self.session_id,
+            at=self.clock.wall(),
+            reason=result.reason.value,
+            detail=result.detail,
+            duration_s=result.duration_s,
+            dose=result.dose,
+            peak=result.peak,
+            max_lateness_ms=result.max_lateness_s * 1000,
+        )
 
     def _summary(self, result: SessionResult, gate: SafetyGate) -> None:
         out = self.o.out
         ended = result.reason.value + (f": {result.detail}" if result.detail else "")
         print(f"session {ended}", file=out)
-        print(f"  duration {format_duration(result.duration_s * 1000)} · dose "
-              f"{result.dose:.1f} level·s · peak {result.peak:.2f} · largest timing error "
-              f"{result.max_lateness_s * 1000:.3f} ms", file=out)
+        print(
+            f"  duration {format_duration(result.duration_s * 1000)} · dose "
+            f"{result.dose:.1f} level·s · peak {result.peak:.2f} · largest timing error "
+            f"{result.max_lateness_s * 1000:.3f} ms",
+            file=out,
+        )
         if gate.tripped:
             print(f"  SAFETY TRIP latched: {gate.tripped}", file=out)
         if self.o.trace:

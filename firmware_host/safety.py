@@ -45,9 +45,16 @@ class _Motion:
 class SafetyGate:
     """Guards one actuator. Use ``async with`` or call :meth:`open` and :meth:`close`."""
 
-    def __init__(self, actuator: Actuator, clock: Clock, limits: Limits, *,
-                 max_level: float | None = None, budget_used_s: float = 0.0,
-                 on_event: EventSink | None = None) -> None:
+    def __init__(
+        self,
+        actuator: Actuator,
+        clock: Clock,
+        limits: Limits,
+        *,
+        max_level: float | None = None,
+        budget_used_s: float = 0.0,
+        on_event: EventSink | None = None,
+    ) -> None:
         self.actuator = actuator
         self.clock = clock
         self.limits = _within_hard(actuator, limits)
@@ -145,8 +152,12 @@ class SafetyGate:
         if moving and self._motion.vb == 0:
             times.append(self._motion.tb)  # a press ends: rest starts to count
         wanted = min(self._desired[0], self.max_level)
-        if (not self.actuator.capabilities.can_ramp and wanted > self._motion.vb + 1e-9
-                and not self.finished and self._rest_until <= now):
+        if (
+            not self.actuator.capabilities.can_ramp
+            and wanted > self._motion.vb + 1e-9
+            and not self.finished
+            and self._rest_until <= now
+        ):
             times.append(now + 0.05)  # a stepped rise held back by the soft-start limit
         times.append(self._session_start + self.limits.max_session_s)
         return min(times)
@@ -199,9 +210,7 @@ class SafetyGate:
             limited = 0.0  # resting after a press, or after a cut-off
         current = self._motion.at(now)
         if limited > current:
-            ramp_s = self._soft_start(now, current, limited, ramp_s)
-            if ramp_s is None:
-                return current
+            ramp_s = self._soft_start(current, limited, ramp_s)
             if not self.actuator.capabilities.can_ramp and ramp_s > 0:
                 # A stepping actuator: go as far as the rise limit allows by now.
                 limited = min(limited, current + self.limits.max_rise_per_s * 0.05)
@@ -211,8 +220,7 @@ class SafetyGate:
         await self._send(now, limited, ramp_s)
         return limited
 
-    def _soft_start(self, now: float, current: float, target: float,
-                    ramp_s: float) -> float | None:
+    def _soft_start(self, current: float, target: float, ramp_s: float) -> float:
         rise = self.limits.max_rise_per_s
         if rise == float("inf"):
             return ramp_s
@@ -221,8 +229,9 @@ class SafetyGate:
     async def _send(self, now: float, level: float, ramp_s: float) -> None:
         motion = self._motion
         moving = motion.tb > now + EPSILON_S
-        due = (level > 0 or moving) and \
-            now - self._last_send >= self.lease_s * LEASE_REFRESH_FRACTION - EPSILON_S
+        due = (
+            level > 0 or moving
+        ) and now - self._last_send >= self.lease_s * LEASE_REFRESH_FRACTION - EPSILON_S
         same = level == motion.vb and abs(max(now, motion.tb) - (now + ramp_s)) < EPSILON_S
         if same and not due:
             return
@@ -260,21 +269,27 @@ class SafetyGate:
 
     def _check_caps(self, now: float) -> None:
         limits = self.limits
-        if self.finished is None and \
-                now + EPSILON_S - self._session_start >= limits.max_session_s:
+        if self.finished is None and now + EPSILON_S - self._session_start >= limits.max_session_s:
             self._finish(now, f"session length limit ({limits.max_session_s:g} s) reached")
         if self.finished is None and self.budget_used_s + EPSILON_S >= limits.nightly_budget_s:
             self._finish(now, f"nightly budget ({limits.nightly_budget_s:g} s) used up")
-        if self._on_since is not None and \
-                now + EPSILON_S - self._on_since >= limits.max_continuous_on_s:
+        if (
+            self._on_since is not None
+            and now + EPSILON_S - self._on_since >= limits.max_continuous_on_s
+        ):
             press = now - self._on_since
             rest = max(press * limits.rest_ratio, FORCED_REST_MIN_S)
             self._rest_until = now + rest
             self._on_since = None
             self._cut(now)
-            self._emit("limit", {"reason": f"continuous on-time limit "
-                                           f"({limits.max_continuous_on_s:g} s): resting "
-                                           f"{rest:g} s"})
+            self._emit(
+                "limit",
+                {
+                    "reason": f"continuous on-time limit "
+                    f"({limits.max_continuous_on_s:g} s): resting "
+                    f"{rest:g} s"
+                },
+            )
 
     def _finish(self, now: float, reason: str) -> None:
         self.finished = reason

@@ -9,6 +9,7 @@ everything a wearer wants to know before wearing it is computed from it without 
 from __future__ import annotations
 
 import bisect
+import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,8 +71,11 @@ class Timeline:
         """The level at ``t_ms``; after a step when ``t_ms`` is exactly at the step."""
         times = self.times_ms
         if t_ms <= times[0]:
-            return self.levels[bisect.bisect_right(times, times[0]) - 1] if t_ms == times[0] \
+            return (
+                self.levels[bisect.bisect_right(times, times[0]) - 1]
+                if t_ms == times[0]
                 else self.levels[0]
+            )
         k = bisect.bisect_right(times, t_ms) - 1
         if k >= len(times) - 1:
             return self.levels[-1]
@@ -86,7 +90,7 @@ class Timeline:
         steepest = 0.0
         bins = [0.0] * 10
         pts = list(self.points())
-        for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+        for (t0, v0), (t1, v1) in itertools.pairwise(pts):
             dt = t1 - t0
             if dt == 0:
                 if v1 > v0:
@@ -148,12 +152,16 @@ class _Builder:
 
     def add(self, t: int, level: float) -> None:
         if len(self.times) >= MAX_POINTS:
-            raise ProfileError(f"compiles to more than {MAX_POINTS} breakpoints; "
-                               "use fewer repeats or longer steps",
-                               source=self.profile.source, field="steps")
+            raise ProfileError(
+                f"compiles to more than {MAX_POINTS} breakpoints; "
+                "use fewer repeats or longer steps",
+                source=self.profile.source,
+                field="steps",
+            )
         if t > MAX_PROFILE_MS:
-            raise ProfileError("runs longer than a profile may (12h)",
-                               source=self.profile.source, field="steps")
+            raise ProfileError(
+                "runs longer than a profile may (12h)", source=self.profile.source, field="steps"
+            )
         self.times.append(t)
         self.levels.append(level)
 
@@ -241,8 +249,11 @@ class _Builder:
         while True:
             if b.cycles is not None and n >= b.cycles:
                 break
-            if b.total_ms is not None and n and self.t - start + b.inhale_ms + b.exhale_ms \
-                    > b.total_ms:
+            if (
+                b.total_ms is not None
+                and n
+                and self.t - start + b.inhale_ms + b.exhale_ms > b.total_ms
+            ):
                 break
             inhale, exhale = self.jit_ms(b.inhale_ms), self.jit_ms(b.exhale_ms)
             level = self.jit_level(b.level)
@@ -343,9 +354,12 @@ def compile_profile(profile: Profile) -> Timeline:
     builder.walk(profile.steps)
     times, levels = _normalise(builder.times, builder.levels)
     if levels[-1] != 0:
-        raise ProfileError(f"ends at level {levels[-1]:g}; every profile must end at 0 — add a "
-                           "ramp or rest to 0 as its last step",
-                           source=profile.source, field=f"steps[{len(profile.steps) - 1}]")
+        raise ProfileError(
+            f"ends at level {levels[-1]:g}; every profile must end at 0 — add a "
+            "ramp or rest to 0 as its last step",
+            source=profile.source,
+            field=f"steps[{len(profile.steps) - 1}]",
+        )
     if times[-1] == 0:
         raise ProfileError("has no duration", source=profile.source, field="steps")
     return Timeline(tuple(times), tuple(levels), profile.name)

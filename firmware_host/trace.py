@@ -78,8 +78,10 @@ class TraceRecorder:
 
     def dose(self) -> float:
         """Integral of the delivered level over time (level·seconds)."""
-        return sum((v0 + v1) / 2 * (t1 - t0)
-                   for (t0, v0), (t1, v1) in zip(self.rows, self.rows[1:], strict=False))
+        return sum(
+            (v0 + v1) / 2 * (t1 - t0)
+            for (t0, v0), (t1, v1) in zip(self.rows, self.rows[1:], strict=False)
+        )
 
     def peak(self) -> float:
         """Highest delivered level."""

@@ -21,15 +21,24 @@ logger = logging.getLogger(__name__)
 class SimActuator(Actuator):
     """A simulated vibration motor or pressure pad with band-style leases."""
 
-    def __init__(self, kind: ActuatorKind | str = ActuatorKind.VIBRATION, *,
-                 now: Callable[[], float], lease_cap_s: float | None = None,
-                 resolution: int = 1000) -> None:
+    def __init__(
+        self,
+        kind: ActuatorKind | str = ActuatorKind.VIBRATION,
+        *,
+        now: Callable[[], float],
+        lease_cap_s: float | None = None,
+        resolution: int = 1000,
+    ) -> None:
         super().__init__()
         kind = ActuatorKind(kind)
-        cap = lease_cap_s if lease_cap_s is not None else (
-            3.0 if kind is ActuatorKind.PRESSURE else 5.0)
-        self.capabilities = Capabilities(kind=kind, can_ramp=True, resolution=resolution,
-                                         max_lease_s=cap, simulated=True)
+        cap = (
+            lease_cap_s
+            if lease_cap_s is not None
+            else (3.0 if kind is ActuatorKind.PRESSURE else 5.0)
+        )
+        self.capabilities = Capabilities(
+            kind=kind, can_ramp=True, resolution=resolution, max_lease_s=cap, simulated=True
+        )
         self._now = now
         self.plant: ErmPlant | PadPlant = make_plant(kind.value)
         self.output: TraceRecorder | None = None

@@ -93,8 +93,9 @@ class _PiecewisePlant:
 class ErmPlant(_PiecewisePlant):
     """ERM vibration motor: amplitude follows the drive through a first-order lag."""
 
-    def __init__(self, tau_up_s: float = 0.05, tau_down_s: float = 0.08,
-                 start_level: float = 0.0) -> None:
+    def __init__(
+        self, tau_up_s: float = 0.05, tau_down_s: float = 0.08, start_level: float = 0.0
+    ) -> None:
         super().__init__()
         self.tau_up_s = tau_up_s
         self.tau_down_s = tau_down_s
@@ -116,8 +117,7 @@ class ErmPlant(_PiecewisePlant):
 class PadPlant(_PiecewisePlant):
     """Servo-driven pressure pad on the wrist; output is contact pressure, 0–1 of level 1."""
 
-    def __init__(self, slew_per_s: float = 6.0, contact: float = 0.3,
-                 max_kpa: float = 6.0) -> None:
+    def __init__(self, slew_per_s: float = 6.0, contact: float = 0.3, max_kpa: float = 6.0) -> None:
         super().__init__()
         self.slew_per_s = slew_per_s  # travel (0–1) per second: 90° in 0.15 s
         self.contact = contact
