@@ -60,10 +60,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "set": ("for",),
     "pulses": ("level", "on", "off", "rise", "fall"),
     "breathe": ("level", "inhale", "exhale", "press", "press_for", "rise", "fall"),
-    "envelope": ("points", "repeat", "interpolate", "scale"),
+    "envelope": ("times", "interpolate", "scale"),
     "repeat": ("steps",),
 }
-# An envelope's own `repeat` is a count, not the nested-repeat action.
 _COMMON_STEP_KEYS = ("label",)
 
 
@@ -444,10 +443,10 @@ class _Reader:
             parsed.append((t, self.level(pair, "level", f"{where}[{i}]")))
         if parsed[0][0] != 0:
             raise self.fail(f"{where}[0]", "the first point must be at time 0")
-        repeat = item.get("repeat", 1)
+        repeat = item.get("times", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= MAX_COUNT:
             raise self.fail(
-                f"{path}.repeat", f"must be a count from 1 to {MAX_COUNT}, got {repeat!r}"
+                f"{path}.times", f"must be a count from 1 to {MAX_COUNT}, got {repeat!r}"
             )
         interp = item.get("interpolate", "linear")
         if interp not in INTERPOLATIONS:
