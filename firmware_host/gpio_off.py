@@ -29,20 +29,47 @@ logger = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the force-off command."""
     parser = argparse.ArgumentParser(
-        prog="pc6-gpio-off", description="Force pc6band's GPIO outputs off (motor stopped, "
-        "pad released), for ExecStopPost= or after a crash.")
-    parser.add_argument("--pin", type=int, action="append", default=[], metavar="GPIO",
-                        help="an output to drive low (motor PWM, enable, dead-man); repeat")
-    parser.add_argument("--servo-pin", type=int, action="append", default=[], metavar="GPIO",
-                        help="a servo signal: release pulses first, then low; repeat")
-    parser.add_argument("--release", type=float, default=0.0, metavar="POS",
-                        help="servo release position, 0–1 of its range (default 0)")
-    parser.add_argument("--release-s", type=float, default=0.5, metavar="S",
-                        help="how long to send release pulses before going low (default 0.5)")
+        prog="pc6-gpio-off",
+        description="Force pc6band's GPIO outputs off (motor stopped, "
+        "pad released), for ExecStopPost= or after a crash.",
+    )
+    parser.add_argument(
+        "--pin",
+        type=int,
+        action="append",
+        default=[],
+        metavar="GPIO",
+        help="an output to drive low (motor PWM, enable, dead-man); repeat",
+    )
+    parser.add_argument(
+        "--servo-pin",
+        type=int,
+        action="append",
+        default=[],
+        metavar="GPIO",
+        help="a servo signal: release pulses first, then low; repeat",
+    )
+    parser.add_argument(
+        "--release",
+        type=float,
+        default=0.0,
+        metavar="POS",
+        help="servo release position, 0–1 of its range (default 0)",
+    )
+    parser.add_argument(
+        "--release-s",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="how long to send release pulses before going low (default 0.5)",
+    )
     parser.add_argument("--min-pulse-ms", type=float, default=1.0)
     parser.add_argument("--max-pulse-ms", type=float, default=2.0)
-    parser.add_argument("--sim-pins", action="store_true",
-                        help="on gpiozero's mock pins (tests); honours PC6_SIM_PINS_LOG")
+    parser.add_argument(
+        "--sim-pins",
+        action="store_true",
+        help="on gpiozero's mock pins (tests); honours PC6_SIM_PINS_LOG",
+    )
     return parser
 
 
@@ -79,16 +106,19 @@ def _release_servo(pin: int, args: argparse.Namespace, factory: Any) -> int:
     if args.release_s <= 0:
         return 0
     try:
-        servo = Servo(pin, initial_value=2 * args.release - 1, pin_factory=factory,
-                      min_pulse_width=args.min_pulse_ms / 1000,
-                      max_pulse_width=args.max_pulse_ms / 1000)
+        servo = Servo(
+            pin,
+            initial_value=2 * args.release - 1,
+            pin_factory=factory,
+            min_pulse_width=args.min_pulse_ms / 1000,
+            max_pulse_width=args.max_pulse_ms / 1000,
+        )
         time.sleep(args.release_s)  # real time: the servo has to travel, nobody is waiting
         servo.detach()
         servo.close()
         return 0
     except Exception as err:  # go on to drive it low anyway
-        print(f"pc6-gpio-off: GPIO {pin}: could not send release pulses: {err}",
-              file=sys.stderr)
+        print(f"pc6-gpio-off: GPIO {pin}: could not send release pulses: {err}", file=sys.stderr)
         return 1
 
 

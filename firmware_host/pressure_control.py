@@ -120,8 +120,12 @@ class ControlSettings:
 class PressureController:
     """Holds the contact pressure a level asks for; raises :class:`PressureFault`."""
 
-    def __init__(self, pad: PadCalibration, sensor: SensorCalibration,
-                 settings: ControlSettings | None = None) -> None:
+    def __init__(
+        self,
+        pad: PadCalibration,
+        sensor: SensorCalibration,
+        settings: ControlSettings | None = None,
+    ) -> None:
         self.pad = pad
         self.sensor = sensor
         self.settings = settings or ControlSettings()
@@ -159,12 +163,17 @@ class PressureController:
         self._check_sensor(reading)
         self.pressure = self.sensor.pressure(reading)
         self._check_pad(dt)
-        self._integrate(dt)
+        if self.target <= 0:
+            self.command = self.pad.release
+            return self.command
         feed = self.pad.position_for(self.settings.approach * self.target)
-        inward = 1.0 if self.pad.maximum >= self.pad.contact else -1.0  # servo mounted either way
-        self.command = self.pad.clamp(feed + inward * self._trim) if self.target > 0 \
-            else self.pad.release
+        self._integrate(dt, self._position(feed))
+        self.command = self._position(feed)
         return self.command
+
+    def _position(self, feed: float) -> float:
+        inward = 1.0 if self.pad.maximum >= self.pad.contact else -1.0  # servo mounted either way
+        return self.pad.clamp(feed + inward * self._trim)
 
     # -- inside -------------------------------------------------------------------------
 
@@ -191,31 +200,40 @@ class PressureController:
         self._last_raw = reading
         if self._same >= s.stuck_samples:
             ms = self._same / s.rate_hz * 1000
-            raise PressureFault(f"force sensor reading has not changed for {ms:.0f} ms: "
-                                "stuck or disconnected")
+            raise PressureFault(
+                f"force sensor reading has not changed for {ms:.0f} ms: stuck or disconnected"
+            )
 
     def _check_pad(self, dt: float) -> None:
         s = self.settings
         self._over = self._over + 1 if self.pressure > s.ceiling else 0
         if self._over >= s.ceiling_samples:
-            raise PressureFault(f"contact pressure {self.pressure:.0%} of your level-1 press,"
-                                f" above the {s.ceiling:.0%} ceiling")
+            raise PressureFault(
+                f"contact pressure {self.pressure:.0%} of your level-1 press,"
+                f" above the {s.ceiling:.0%} ceiling"
+            )
         expected = self.pad.contact + s.contact_margin * (self.pad.maximum - self.pad.contact)
         past_contact = (self.estimate - expected) * (self.pad.maximum - self.pad.contact) >= 0
         if self.target > 0 and past_contact and self.pressure < s.no_contact_below:
             self._no_contact_s += dt
             if self._no_contact_s >= s.no_contact_s - 1e-9:
-                raise PressureFault("no contact: the pad is past the skin but senses no "
-                                    "pressure (band slipped off the point?)")
+                raise PressureFault(
+                    "no contact: the pad is past the skin but senses no "
+                    "pressure (band slipped off the point?)"
+                )
         else:
             self._no_contact_s = 0.0
 
-    def _integrate(self, dt: float) -> None:
+    def _integrate(self, dt: float, heading: float) -> None:
+        """Adjust the trim; ``heading`` is where the servo goes with the present trim."""
         s = self.settings
         error = self.target - self.pressure
-        arrived = abs(self.command - self.estimate) < 0.01
-        if error < 0:
+        inward = 1.0 if self.pad.maximum >= self.pad.contact else -1.0
+        travel = (heading - self.estimate) * inward  # > 0: still pressing in
+        if error < 0 and travel >= -0.01:
+            # Above the target and not already backing off: back off fast, even mid-travel.
             self._trim += s.ki_down * error * dt
-        elif arrived and self.target > 0:
+        elif error > 0 and abs(travel) < 0.01 and self.target > 0:
+            # Below it: press in slowly, and only once the servo has arrived (no wind-up).
             self._trim += s.ki * error * dt
         self._trim = max(-s.trim_limit, min(s.trim_limit, self._trim))

@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 class StopButton:
     """The button's state machine on the event loop; see :func:`attach_stop_button`."""
 
-    def __init__(self, engine: Engine, gate: SafetyGate, button: Button,
-                 long_press_s: float) -> None:
+    def __init__(
+        self, engine: Engine, gate: SafetyGate, button: Button, long_press_s: float
+    ) -> None:
         self.engine = engine
         self.gate = gate
         self.button = button
@@ -81,10 +82,16 @@ class StopButton:
             logger.exception("stop button: could not close the pin")
 
 
-def attach_stop_button(engine: Engine, gate: SafetyGate, pin: int | str, *,
-                       pin_factory: Any = None, long_press_s: float = 2.0,
-                       pull_up: bool = True,
-                       bounce_s: float | None = None) -> Callable[[], None]:
+def attach_stop_button(
+    engine: Engine,
+    gate: SafetyGate,
+    pin: int | str,
+    *,
+    pin_factory: Any = None,
+    long_press_s: float = 2.0,
+    pull_up: bool = True,
+    bounce_s: float | None = None,
+) -> Callable[[], None]:
     """Watch a push button on ``pin``; call from the event loop that runs the session.
 
     Args:

@@ -26,8 +26,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin, MockSPIDevice
+from gpiozero import Device, OutputDevice
+from gpiozero.pins import SPI
+from gpiozero.pins.mock import (
+    MockFactory,
+    MockPin,
+    MockPWMPin,
+    MockSPIDevice,
+    MockSPIInterface,
+)
+from gpiozero.pins.spi import SPISoftwareBus
 
 from .plants import ErmPlant, PadPlant
 
@@ -53,6 +61,41 @@ def borrowed_global_factory(factory: MockFactory) -> Iterator[None]:
         yield
     finally:
         Device.pin_factory = saved
+
+
+class _FactorySPIBus(SPISoftwareBus):
+    """A software SPI bus shared only within one factory.
+
+    gpiozero shares ``SPISoftwareBus`` instances by pin names alone, across factories: a
+    second ``MockFactory`` (the next test) would read the first one's pins while the old
+    bus is alive.
+    """
+
+    @classmethod
+    def _shared_key(
+        cls, clock_pin: Any, mosi_pin: Any, miso_pin: Any, *, pin_factory: Any = None
+    ) -> tuple[Any, ...]:
+        return (id(pin_factory), clock_pin, mosi_pin, miso_pin)
+
+
+class _FactorySPI(MockSPIInterface):
+    """gpiozero's mock software SPI, on a bus of this factory only."""
+
+    def __init__(
+        self, clock_pin: Any, mosi_pin: Any, miso_pin: Any, select_pin: Any, *, pin_factory: Any
+    ) -> None:
+        self._bus = None
+        self._select = None
+        SPI.__init__(self, pin_factory=pin_factory)
+        try:
+            self._clock_phase = False
+            self._lsb_first = False
+            self._bits_per_word = 8
+            self._bus = _FactorySPIBus(clock_pin, mosi_pin, miso_pin, pin_factory=pin_factory)
+            self._select = OutputDevice(select_pin, active_high=False, pin_factory=pin_factory)
+        except BaseException:
+            self.close()
+            raise
 
 
 class ServoPad(PadPlant):
@@ -102,10 +145,14 @@ class PlantPin(MockPWMPin):
 class MockMCP3008(MockSPIDevice):
     """The chip side of an MCP3008 on mock SPI: each channel reads a callable (0–1 of Vref)."""
 
-    def __init__(self, factory: SimPinFactory,
-                 channels: dict[int, Callable[[], float]]) -> None:
-        super().__init__(SPI0_PINS["clock"], SPI0_PINS["mosi"], SPI0_PINS["miso"],
-                         SPI0_PINS["select"], pin_factory=factory)
+    def __init__(self, factory: SimPinFactory, channels: dict[int, Callable[[], float]]) -> None:
+        super().__init__(
+            SPI0_PINS["clock"],
+            SPI0_PINS["mosi"],
+            SPI0_PINS["miso"],
+            SPI0_PINS["select"],
+            pin_factory=factory,
+        )
         self.channels = channels
         self.reads = 0
 
@@ -210,8 +257,7 @@ class MotorSense:
 class SimPinFactory(MockFactory):
     """A ``MockFactory`` whose pins carry the plants, on the running loop's clock."""
 
-    def __init__(self, now: Callable[[], float] | None = None,
-                 log_path: str | None = None) -> None:
+    def __init__(self, now: Callable[[], float] | None = None, log_path: str | None = None) -> None:
         super().__init__(pin_class=PlantPin)
         self._now = now
         self._last_t = 0.0
@@ -246,6 +292,9 @@ class SimPinFactory(MockFactory):
                 pin_class = MockPin
         return super().pin(name, pin_class=pin_class, **kwargs)
 
+    def _get_spi_class(self, shared: bool, hardware: bool) -> Any:
+        return _FactorySPI
+
     def sim_pin(self, number: int) -> PlantPin:
         """The mock pin for GPIO ``number``."""
         pin = self.pin(number)
@@ -263,8 +312,9 @@ class SimPinFactory(MockFactory):
 
     # -- wiring the plants --------------------------------------------------------------
 
-    def attach_motor(self, pin: int, plant: ErmPlant, *,
-                     enable_pin: int | None = None) -> Callable[[], float]:
+    def attach_motor(
+        self, pin: int, plant: ErmPlant, *, enable_pin: int | None = None
+    ) -> Callable[[], float]:
         """Wire an ERM motor's driver to ``pin`` (and its enable); returns the drive now."""
         pwm = self.sim_pin(pin)
         enable = self.sim_pin(enable_pin) if enable_pin is not None else None
@@ -283,8 +333,9 @@ class SimPinFactory(MockFactory):
         plant.command(self.now(), drive())
         return drive
 
-    def attach_servo(self, pin: int, pad: PadPlant, *, min_pulse_s: float = 1e-3,
-                     max_pulse_s: float = 2e-3) -> None:
+    def attach_servo(
+        self, pin: int, pad: PadPlant, *, min_pulse_s: float = 1e-3, max_pulse_s: float = 2e-3
+    ) -> None:
         """Wire a servo's signal to ``pin``: pulse width maps onto pad travel.
 
         No pulses (a static pin) lets the return spring pull the pad off: travel 0.
@@ -395,8 +446,12 @@ def build_sim(config: Any, pin_factory: SimPinFactory | None = None) -> GpioSim:
             factory.attach_adc(config.current_channel, sim.current.read)
         return sim
     sim.pad = ServoPad()
-    factory.attach_servo(config.pin, sim.pad, min_pulse_s=config.min_pulse_ms / 1000,
-                         max_pulse_s=config.max_pulse_ms / 1000)
+    factory.attach_servo(
+        config.pin,
+        sim.pad,
+        min_pulse_s=config.min_pulse_ms / 1000,
+        max_pulse_s=config.max_pulse_ms / 1000,
+    )
     if config.sensor_channel is not None:
         sim.sensor = ForceSensor(sim.pad, factory.now)
         factory.attach_adc(config.sensor_channel, sim.sensor.read)

@@ -33,8 +33,10 @@ from .gpio_config import PressureConfig, VibrationConfig, parse_options
 
 logger = logging.getLogger(__name__)
 
-SIMULATED_NOTICE = ("gpio backend on SIMULATED pins (gpiozero MockFactory with plant models): "
-                    "nothing physical moves")
+SIMULATED_NOTICE = (
+    "gpio backend on SIMULATED pins (gpiozero MockFactory with plant models): "
+    "nothing physical moves"
+)
 
 
 def create(kind: str = "vibration", sim_pins: bool = False, **options: Any) -> Actuator:
@@ -52,8 +54,7 @@ def create(kind: str = "vibration", sim_pins: bool = False, **options: Any) -> A
     try:
         actuator_kind = ActuatorKind(kind)
     except ValueError as err:
-        raise ConfigError(f"gpio.kind: must be 'vibration' or 'pressure', got {kind!r}") \
-            from err
+        raise ConfigError(f"gpio.kind: must be 'vibration' or 'pressure', got {kind!r}") from err
     clock: Clock = options.pop("clock", None) or LoopClock(simulated=sim_pins)
     pin_factory = options.pop("pin_factory", None)
     config = parse_options(actuator_kind, options)
@@ -65,10 +66,10 @@ def create(kind: str = "vibration", sim_pins: bool = False, **options: Any) -> A
         pin_factory = sim.factory
     simulated = sim_pins or _is_mock(pin_factory)
     if isinstance(config, VibrationConfig):
-        return GpioVibration(config, clock=clock, pin_factory=pin_factory,
-                             simulated=simulated, sim=sim)
-    return GpioPressure(config, clock=clock, pin_factory=pin_factory, simulated=simulated,
-                        sim=sim)
+        return GpioVibration(
+            config, clock=clock, pin_factory=pin_factory, simulated=simulated, sim=sim
+        )
+    return GpioPressure(config, clock=clock, pin_factory=pin_factory, simulated=simulated, sim=sim)
 
 
 def _is_mock(pin_factory: Any) -> bool:
@@ -109,7 +110,8 @@ class _GpioActuator(Actuator):
             raise BackendUnavailable(
                 f"gpio: cannot open {make.__name__} {args}: {err}; on a machine without "
                 "GPIO pins use --sim-pins, on a Pi check the wiring doc and that lgpio is "
-                "installed") from err
+                "installed"
+            ) from err
         self._devices.append(device)
         return device
 
@@ -157,8 +159,7 @@ class _GpioActuator(Actuator):
         # Nobody refreshed the output: off now, and trip, so that it never comes back
         # without a ramp when the refreshes resume.
         self._force_off()
-        self.report_fault("gpio lease expired: the output was not refreshed in time; "
-                          "turned off")
+        self.report_fault("gpio lease expired: the output was not refreshed in time; turned off")
 
     def _force_off(self) -> None:
         """Synchronous off: usable from timers and fault paths. Never raises."""
@@ -175,9 +176,13 @@ class GpioVibration(_GpioActuator):
     def __init__(self, config: VibrationConfig, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config
-        self.capabilities = Capabilities(kind=ActuatorKind.VIBRATION, can_ramp=False,
-                                         resolution=config.resolution, max_lease_s=5.0,
-                                         simulated=self.simulated)
+        self.capabilities = Capabilities(
+            kind=ActuatorKind.VIBRATION,
+            can_ramp=False,
+            resolution=config.resolution,
+            max_lease_s=5.0,
+            simulated=self.simulated,
+        )
         self._pwm: PWMOutputDevice | None = None
         self._enable: DigitalOutputDevice | None = None
         self._current: MCP3008 | None = None
@@ -198,10 +203,14 @@ class GpioVibration(_GpioActuator):
         c = self.config
         try:
             if c.enable_pin is not None:
-                self._enable = self._device(DigitalOutputDevice, c.enable_pin,
-                                            initial_value=False)
-            self._pwm = self._device(PWMOutputDevice, c.pin, initial_value=0.0,
-                                     frequency=c.frequency, active_high=c.active_high)
+                self._enable = self._device(DigitalOutputDevice, c.enable_pin, initial_value=False)
+            self._pwm = self._device(
+                PWMOutputDevice,
+                c.pin,
+                initial_value=0.0,
+                frequency=c.frequency,
+                active_high=c.active_high,
+            )
             if c.current_channel is not None:
                 self._current = self._device(MCP3008, channel=c.current_channel)
         except Exception:
@@ -233,8 +242,9 @@ class GpioVibration(_GpioActuator):
         if starting and c.overdrive_s > 0:
             self._cancel_overdrive()
             self._pwm.value = max(duty, c.overdrive_duty)  # kick the rotor past its friction
-            self._overdrive = self.clock.call_at(self.clock.now() + c.overdrive_s,
-                                                 self._end_overdrive)
+            self._overdrive = self.clock.call_at(
+                self.clock.now() + c.overdrive_s, self._end_overdrive
+            )
         elif self._overdrive is None:
             self._pwm.value = duty
         if self._enable is not None:
@@ -287,9 +297,11 @@ class GpioVibration(_GpioActuator):
             elif now - since >= c.stall_s - 1e-9:
                 self._monitor = None
                 self._force_off()
-                self.report_fault(f"vibration motor stalled: it drew {ratio:.0%} of stall "
-                                  f"current for {(now - since) * 1000:.0f} ms (jammed rotor "
-                                  "or worn motor); turned off")
+                self.report_fault(
+                    f"vibration motor stalled: it drew {ratio:.0%} of stall "
+                    f"current for {(now - since) * 1000:.0f} ms (jammed rotor "
+                    "or worn motor); turned off"
+                )
                 return
 
 
@@ -299,11 +311,18 @@ class GpioPressure(_GpioActuator):
     def __init__(self, config: PressureConfig, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config
-        self.capabilities = Capabilities(kind=ActuatorKind.PRESSURE, can_ramp=False,
-                                         resolution=config.resolution, max_lease_s=3.0,
-                                         simulated=self.simulated)
-        self.controller = PressureController(config.pad, config.sensor, config.control) \
-            if config.sensor_channel is not None else None
+        self.capabilities = Capabilities(
+            kind=ActuatorKind.PRESSURE,
+            can_ramp=False,
+            resolution=config.resolution,
+            max_lease_s=3.0,
+            simulated=self.simulated,
+        )
+        self.controller = (
+            PressureController(config.pad, config.sensor, config.control)
+            if config.sensor_channel is not None
+            else None
+        )
         self._servo: Servo | None = None
         self._heartbeat: DigitalOutputDevice | None = None
         self._adc: MCP3008 | None = None
@@ -317,12 +336,17 @@ class GpioPressure(_GpioActuator):
             return
         c = self.config
         try:
-            self._servo = self._device(Servo, c.pin, initial_value=None,
-                                       min_pulse_width=c.min_pulse_ms / 1000,
-                                       max_pulse_width=c.max_pulse_ms / 1000)
+            self._servo = self._device(
+                Servo,
+                c.pin,
+                initial_value=None,
+                min_pulse_width=c.min_pulse_ms / 1000,
+                max_pulse_width=c.max_pulse_ms / 1000,
+            )
             if c.deadman_pin is not None:
-                self._heartbeat = self._device(DigitalOutputDevice, c.deadman_pin,
-                                               initial_value=False)
+                self._heartbeat = self._device(
+                    DigitalOutputDevice, c.deadman_pin, initial_value=False
+                )
             if c.sensor_channel is not None:
                 self._adc = self._device(MCP3008, channel=c.sensor_channel)
                 self._check_sensor_at_rest(self._adc.value)
@@ -336,11 +360,13 @@ class GpioPressure(_GpioActuator):
     def _check_sensor_at_rest(self, reading: float) -> None:
         s = self.config.sensor
         if reading <= s.rail:
-            raise ActuatorError("force sensor reads 0 V at start: unplugged or a broken "
-                                "wire; check its connector")
+            raise ActuatorError(
+                "force sensor reads 0 V at start: unplugged or a broken wire; check its connector"
+            )
         if reading >= 1 - s.rail:
-            raise ActuatorError("force sensor reads full scale at start: shorted or "
-                                "miswired; check the divider")
+            raise ActuatorError(
+                "force sensor reads full scale at start: shorted or miswired; check the divider"
+            )
 
     async def set_level(self, level: float, *, lease_s: float, ramp_s: float = 0.0) -> None:
         """Press to ``level`` (closed loop if a sensor is wired); 0 releases the pad."""

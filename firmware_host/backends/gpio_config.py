@@ -27,8 +27,9 @@ HARDWARE_PWM_PINS = frozenset({12, 13, 18, 19})
 SPI0_PINS = frozenset({8, 9, 10, 11})
 
 
-def _opt(default: Any, low: float | None = None, high: float | None = None, *,
-         open_low: bool = False) -> Any:
+def _opt(
+    default: Any, low: float | None = None, high: float | None = None, *, open_low: bool = False
+) -> Any:
     return field(default=default, metadata={"low": low, "high": high, "open_low": open_low})
 
 
@@ -55,13 +56,17 @@ class VibrationConfig:
     def check(self) -> None:
         """Cross-option rules."""
         if self.min_duty > self.max_duty:
-            raise ConfigError(f"gpio.min_duty: must be at most gpio.max_duty "
-                              f"({self.max_duty:g}), got {self.min_duty:g}")
+            raise ConfigError(
+                f"gpio.min_duty: must be at most gpio.max_duty "
+                f"({self.max_duty:g}), got {self.min_duty:g}"
+            )
         _output_pin("pin", self.pin)
         if self.enable_pin is not None:
             _output_pin("enable_pin", self.enable_pin)
-        _distinct({"pin": self.pin, "enable_pin": self.enable_pin},
-                  uses_spi=self.current_channel is not None)
+        _distinct(
+            {"pin": self.pin, "enable_pin": self.enable_pin},
+            uses_spi=self.current_channel is not None,
+        )
 
 
 @dataclass(frozen=True)
@@ -96,30 +101,40 @@ class PressureConfig:
     def check(self) -> None:
         """Cross-option rules."""
         if self.min_pulse_ms >= self.max_pulse_ms:
-            raise ConfigError(f"gpio.min_pulse_ms: must be below gpio.max_pulse_ms "
-                              f"({self.max_pulse_ms:g}), got {self.min_pulse_ms:g}")
+            raise ConfigError(
+                f"gpio.min_pulse_ms: must be below gpio.max_pulse_ms "
+                f"({self.max_pulse_ms:g}), got {self.min_pulse_ms:g}"
+            )
         lo, mid, hi = self.release, self.contact, self.maximum
         if not (lo < mid < hi or lo > mid > hi):
-            raise ConfigError(f"gpio.contact: must lie strictly between gpio.release "
-                              f"({lo:g}) and gpio.maximum ({hi:g}), got {mid:g}")
+            raise ConfigError(
+                f"gpio.contact: must lie strictly between gpio.release "
+                f"({lo:g}) and gpio.maximum ({hi:g}), got {mid:g}"
+            )
         if not self.sensor_rail < self.sensor_zero < self.sensor_full < 1 - self.sensor_rail:
-            raise ConfigError(f"gpio.sensor_full: need sensor_rail < sensor_zero < "
-                              f"sensor_full < 1 - sensor_rail, got {self.sensor_rail:g}, "
-                              f"{self.sensor_zero:g}, {self.sensor_full:g}")
+            raise ConfigError(
+                f"gpio.sensor_full: need sensor_rail < sensor_zero < "
+                f"sensor_full < 1 - sensor_rail, got {self.sensor_rail:g}, "
+                f"{self.sensor_zero:g}, {self.sensor_full:g}"
+            )
         _output_pin("pin", self.pin)
         if self.deadman_pin is not None:
             _output_pin("deadman_pin", self.deadman_pin)
-        _distinct({"pin": self.pin, "deadman_pin": self.deadman_pin},
-                  uses_spi=self.sensor_channel is not None)
+        _distinct(
+            {"pin": self.pin, "deadman_pin": self.deadman_pin},
+            uses_spi=self.sensor_channel is not None,
+        )
         if self.pin not in HARDWARE_PWM_PINS:
-            logger.warning("gpio.pin: GPIO %d has no hardware PWM; servo pulses may jitter "
-                           "(use 12, 13, 18 or 19)", self.pin)
+            logger.warning(
+                "gpio.pin: GPIO %d has no hardware PWM; servo pulses may jitter "
+                "(use 12, 13, 18 or 19)",
+                self.pin,
+            )
 
     @property
     def pad(self) -> PadCalibration:
         """The pad calibration for the controller."""
-        return PadCalibration(self.release, self.contact, self.maximum,
-                              self.stiffness_exponent)
+        return PadCalibration(self.release, self.contact, self.maximum, self.stiffness_exponent)
 
     @property
     def sensor(self) -> SensorCalibration:
@@ -129,11 +144,17 @@ class PressureConfig:
     @property
     def control(self) -> ControlSettings:
         """Controller gains and fault thresholds."""
-        return ControlSettings(rate_hz=self.rate_hz, ki=self.ki, ki_down=self.ki_down,
-                               approach=self.approach, trim_limit=self.trim_limit,
-                               slew_per_s=self.servo_slew, ceiling=self.ceiling,
-                               stuck_samples=self.stuck_samples,
-                               no_contact_s=self.no_contact_s)
+        return ControlSettings(
+            rate_hz=self.rate_hz,
+            ki=self.ki,
+            ki_down=self.ki_down,
+            approach=self.approach,
+            trim_limit=self.trim_limit,
+            slew_per_s=self.servo_slew,
+            ceiling=self.ceiling,
+            stuck_samples=self.stuck_samples,
+            no_contact_s=self.no_contact_s,
+        )
 
 
 GpioConfig = VibrationConfig | PressureConfig
@@ -146,8 +167,9 @@ def parse_options(kind: ActuatorKind, options: dict[str, Any]) -> GpioConfig:
         ConfigError: an unknown option (with a suggestion), a wrong type, a value out of
             range, or options that contradict each other.
     """
-    cls: type[VibrationConfig] | type[PressureConfig] = \
+    cls: type[VibrationConfig] | type[PressureConfig] = (
         VibrationConfig if kind is ActuatorKind.VIBRATION else PressureConfig
+    )
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for key, raw in options.items():
@@ -171,14 +193,18 @@ def _value(f: Any, raw: Any) -> Any:
             raise ConfigError(f"{name}: must be true or false, got {raw!r}")
         return raw
     wants_int = f.type in ("int", "int | None")
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or \
-            (wants_int and not float(raw).is_integer()):
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, int | float)
+        or (wants_int and not float(raw).is_integer())
+    ):
         kind = "a whole number" if wants_int else "a number"
         raise ConfigError(f"{name}: must be {kind}, got {raw!r}")
     value = int(raw) if wants_int else float(raw)
     low, high = f.metadata.get("low"), f.metadata.get("high")
-    if math.isnan(value) or (low is not None and (value < low or
-                                                  (f.metadata["open_low"] and value == low))):
+    if math.isnan(value) or (
+        low is not None and (value < low or (f.metadata["open_low"] and value == low))
+    ):
         bound = "above" if f.metadata.get("open_low") else "at least"
         raise ConfigError(f"{name}: must be {bound} {low:g}, got {raw!r}")
     if high is not None and value > high:
@@ -188,9 +214,11 @@ def _value(f: Any, raw: Any) -> Any:
 
 def _output_pin(option: str, pin: int) -> None:
     if pin in BOOT_HIGH_PINS:
-        raise ConfigError(f"gpio.{option}: GPIO {pin} is pulled high at boot (or is the "
-                          "UART), so the output would be on until pc6 starts; use a pin "
-                          "pulled low at boot such as 12, 13, 18, 19, 23 or 24")
+        raise ConfigError(
+            f"gpio.{option}: GPIO {pin} is pulled high at boot (or is the "
+            "UART), so the output would be on until pc6 starts; use a pin "
+            "pulled low at boot such as 12, 13, 18, 19, 23 or 24"
+        )
 
 
 def _distinct(pins: dict[str, int | None], *, uses_spi: bool) -> None:
@@ -201,6 +229,5 @@ def _distinct(pins: dict[str, int | None], *, uses_spi: bool) -> None:
         if pin in seen:
             raise ConfigError(f"gpio.{option}: GPIO {pin} is already gpio.{seen[pin]}")
         if uses_spi and pin in SPI0_PINS:
-            raise ConfigError(f"gpio.{option}: GPIO {pin} is an SPI0 line, used by the "
-                              "MCP3008")
+            raise ConfigError(f"gpio.{option}: GPIO {pin} is an SPI0 line, used by the MCP3008")
         seen[pin] = option

@@ -1,0 +1,99 @@
+"""Virtual time for the gpio tests, and a session harness shaped like ``pc6 run``'s."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import async_solipsism
+import pytest
+
+from firmware_host.actuator import Actuator
+from firmware_host.clock import LoopClock
+from firmware_host.engine import Engine, SessionResult
+from firmware_host.limits import Limits, limits_for
+from firmware_host.profile import parse_profile
+from firmware_host.safety import SafetyGate
+from firmware_host.timeline import Timeline, compile_profile
+from firmware_host.trace import TraceRecorder
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
+    """Every async test here runs on async-solipsism's virtual clock."""
+    return {"virtual": async_solipsism.EventLoop}
+
+
+@pytest.fixture(autouse=True)
+def _no_pins_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PC6_SIM_PINS_LOG from the environment must not collect the tests' pins."""
+    monkeypatch.delenv("PC6_SIM_PINS_LOG", raising=False)
+
+
+def timeline_of(steps: str, kinds: str = '["vibration", "pressure"]') -> Timeline:
+    """Compile a profile made of ``steps`` (TOML ``[[steps]]`` tables)."""
+    text = f'name = "t"\ndescription = "test"\nkinds = {kinds}\n{steps}'
+    return compile_profile(parse_profile(text))
+
+
+@dataclass
+class Session:
+    """What a finished session left behind."""
+
+    result: SessionResult | None
+    gate: SafetyGate
+    events: list[tuple[str, dict[str, object]]]
+
+
+During = Callable[[Engine, SafetyGate, LoopClock], Awaitable[None]]
+
+
+async def run_session(
+    actuator: Actuator,
+    timeline: Timeline,
+    *,
+    limits: Limits | None = None,
+    during: During | None = None,
+) -> Session:
+    """Open, play, close — the output must be off on every way out of here.
+
+    ``during`` runs beside the engine (fault injection, a button, a cancel). Exceptions
+    propagate after ``gate.close()``, as in the runner.
+    """
+    clock = LoopClock()
+    events: list[tuple[str, dict[str, object]]] = []
+    gate = SafetyGate(
+        actuator,
+        clock,
+        limits or limits_for(actuator.kind),
+        on_event=lambda kind, data: events.append((kind, data)),
+    )
+    session = Session(None, gate, events)
+    side: asyncio.Task[None] | None = None
+    try:
+        await gate.open(TraceRecorder(clock.now()))
+        engine = Engine(timeline, gate, clock)
+        if during is not None:
+            side = asyncio.get_running_loop().create_task(during(engine, gate, clock))
+        session.result = await engine.run()
+    finally:
+        if side is not None and not side.done():
+            side.cancel()
+        await gate.close()
+    return session
+
+
+def levels_changes(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Trace rows reduced to (t, new level) at each change (steps are two rows at one t)."""
+    out: list[tuple[float, float]] = []
+    for t, v in rows:
+        if out and out[-1][1] == v:
+            continue
+        if out and out[-1][0] == t:
+            out[-1] = (t, v)
+            if len(out) > 1 and out[-2][1] == v:
+                out.pop()
+            continue
+        out.append((t, v))
+    return out
