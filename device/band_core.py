@@ -252,7 +252,10 @@ class BandCore:
             self.board.save_key(self.key)
             self.cut(now)
             return p.OK
-        if not self._lease(m.lease_ms, now):
+        heading_off = m.type == p.SET and m.level == 0
+        if heading_off and m.lease_ms == 0:
+            self._lease_end = NEVER  # going to 0 needs no lease: a ramp down always ends
+        elif not self._lease(m.lease_ms, now):
             return p.E_BAD_ARG
         if m.type == p.KEEP:
             return p.OK

@@ -305,10 +305,13 @@ class BandLink(Actuator, abc.ABC):
             raise ActuatorError(
                 f"level, lease and ramp must be finite: {level}, {lease_s}, {ramp_s}"
             )
-        if lease_s <= 0:
-            raise ActuatorError(f"lease must be above 0 s, got {lease_s}")
         target = p.level_to_u16(level)
-        lease_ms = max(1, min(round(lease_s * 1000), self._max_lease_ms()))
+        if target > 0 and lease_s <= 0:
+            raise ActuatorError(f"a non-zero level needs a lease above 0 s, got {lease_s}")
+        # Going to 0 needs no lease (lease 0 on the wire); a given one still bounds the ramp.
+        lease_ms = max(0, min(round(lease_s * 1000), self._max_lease_ms()))
+        if target > 0:
+            lease_ms = max(1, lease_ms)
         ramp_ms = max(0, min(round(ramp_s * 1000), 0xFFFF))
         async with self._lock:
             if target == self._band_target and target != 0:

@@ -95,6 +95,17 @@ def test_zero_lease_is_refused() -> None:
     assert band.board.level == 0
 
 
+def test_going_to_zero_needs_no_lease() -> None:
+    band = Band()
+    band.set(HALF, 1000, 0)
+    assert band.set(0, 0, 100, ramp=500).result == p.OK
+    band.core.tick(350)
+    assert band.board.level == HALF // 2
+    band.core.tick(5000)
+    assert band.board.level == 0
+    assert band.core.expiries == 0
+
+
 def test_ramp_is_linear_between_breakpoints() -> None:
     band = Band()
     band.set(40000, 5000, 1000, ramp=1000)

@@ -44,8 +44,10 @@ async def test_plays_levels_with_leases_and_refreshes() -> None:
             await link.set_level(0.25, lease_s=0.3)
         assert band.level() == pytest.approx(0.25, abs=1e-4)
         assert band.counters()["expiries"] == 0
-        await link.set_level(0.0, lease_s=0.3)
+        await link.set_level(0.0, lease_s=0.0)  # what the safety gate sends for "off"
         assert band.level() == 0.0
+        with pytest.raises(ActuatorError, match="lease"):
+            await link.set_level(0.5, lease_s=0.0)
     pty.close()
 
 
