@@ -72,9 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     lst = psub.add_parser("list", help="the built-in library")
     lst.set_defaults(handler=_cmd_profile_list)
 
+    band = sub.add_parser(
+        "band", add_help=False, help="pair, inspect, flash and scan bands (pc6 band --help)"
+    )
+    band.add_argument("rest", nargs=argparse.REMAINDER)
+    band.set_defaults(handler=_cmd_band)
+
+    simulate = sub.add_parser("sim", help="simulated hardware: a band on a pseudo-terminal, …")
+    simsub = simulate.add_subparsers(dest="sim_command", metavar="WHAT", required=True)
+    simband = simsub.add_parser(
+        "band", add_help=False, help="a simulated band on a pty (pc6 sim band --help)"
+    )
+    simband.add_argument("rest", nargs=argparse.REMAINDER)
+    simband.set_defaults(handler=_cmd_sim_band)
+
     for name in EXTENSIONS:
         # Each module adds its own subcommands; it must be cheap to import (no heavy libs).
-        importlib.import_module(name).register(sub)
+        module = importlib.import_module(name)
+        module.register(sub)
+        if hasattr(module, "register_sim"):
+            module.register_sim(simsub)
     return parser
 
 
@@ -83,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The band commands parse their own options (argparse's REMAINDER drops a leading --help).
+    if argv[:1] == ["band"]:
+        return _guarded(lambda: _cmd_band(argparse.Namespace(rest=argv[1:])))
+    if argv[:2] == ["sim", "band"]:
+        return _guarded(lambda: _cmd_sim_band(argparse.Namespace(rest=argv[2:])))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -94,10 +117,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_INVALID
+    return _guarded(lambda: handler(args))
+
+
+def _guarded(call: Callable[[], int]) -> int:
+    """Run a command; our own errors become one line and an exit code (2 for bad input)."""
     from .errors import InvalidInput, PC6Error
 
     try:
-        return handler(args)
+        return call()
     except InvalidInput as err:
         print(f"pc6: error: {err}", file=sys.stderr)
         return EXIT_INVALID
@@ -131,6 +159,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             backend_options=options,
         )
     )
+
+
+def _cmd_band(args: argparse.Namespace) -> int:
+    from .band_cli import band_main
+
+    return band_main(list(args.rest))
+
+
+def _cmd_sim_band(args: argparse.Namespace) -> int:
+    from .band_cli import sim_band_main
+
+    return sim_band_main(list(args.rest))
 
 
 def _cmd_profile_show(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ class SimActuator(Actuator):
         now: Callable[[], float],
         lease_cap_s: float | None = None,
         resolution: int = 1000,
+        can_ramp: bool = True,
     ) -> None:
         super().__init__()
         kind = ActuatorKind(kind)
@@ -37,7 +38,7 @@ class SimActuator(Actuator):
             else (3.0 if kind is ActuatorKind.PRESSURE else 5.0)
         )
         self.capabilities = Capabilities(
-            kind=kind, can_ramp=True, resolution=resolution, max_lease_s=cap, simulated=True
+            kind=kind, can_ramp=can_ramp, resolution=resolution, max_lease_s=cap, simulated=True
         )
         self._now = now
         self.plant: ErmPlant | PadPlant = make_plant(kind.value)
@@ -46,6 +47,7 @@ class SimActuator(Actuator):
         self._lease_end: float | None = None
         self.is_open = False
         self.fail_next: str | None = None  # fault injection: the next set_level raises
+        self.commands = 0  # how many set_level calls reached it (wake-ups that did work)
 
     def _expire_lease(self, t: float) -> None:
         if self._lease_end is not None and self._lease_end <= t and self.output is not None:
@@ -74,6 +76,7 @@ class SimActuator(Actuator):
             raise ActuatorError(reason)
         if not 0.0 <= level <= 1.0:
             raise ActuatorError(f"level {level!r} out of range")
+        self.commands += 1
         t = self._now()
         self._expire_lease(t)
         lease = min(lease_s, self.capabilities.max_lease_s)

@@ -17,45 +17,71 @@ HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration"]\n'
 # (profile text, field named in the error, words of the reason, line or None)
 BAD = [
     (HEAD + '[[steps]]\nramp = "high"\nover = "2s"\n', "steps[0].ramp", "must be a number", 5),
-    (HEAD + "[[steps]]\nhold = 5\n[[steps]]\nrest = \"-1s\"\n", "steps[1].rest",
-     "cannot read duration", 7),
-    (HEAD + "[[steps]]\nset = 0.5\nfor = \"0s\"\n", "steps[0].for", "above 0", 6),
-    (HEAD + "[[steps]]\nset = nan\nfor = \"1s\"\n", "steps[0].set", "from 0 to 1", 5),
-    (HEAD + "[[steps]]\nset = 1.2\nfor = \"1s\"\n", "steps[0].set", "from 0 to 1", 5),
-    (HEAD + "[[steps]]\nset = -0.1\nfor = \"1s\"\n", "steps[0].set", "from 0 to 1", 5),
-    (HEAD + "[[steps]]\nramp = 0.5\nover = \"2s\"\n", "steps[0]", "must end at 0", None),
-    (HEAD + "[[steps]]\nramp = 0.5\novr = \"2s\"\n", "steps[0].ovr", "did you mean 'over'", 6),
-    (HEAD + "colour = 3\n[[steps]]\nrest = \"1s\"\n", "colour", "unknown key", 4),
+    (
+        HEAD + '[[steps]]\nhold = 5\n[[steps]]\nrest = "-1s"\n',
+        "steps[1].rest",
+        "cannot read duration",
+        7,
+    ),
+    (HEAD + '[[steps]]\nset = 0.5\nfor = "0s"\n', "steps[0].for", "above 0", 6),
+    (HEAD + '[[steps]]\nset = nan\nfor = "1s"\n', "steps[0].set", "from 0 to 1", 5),
+    (HEAD + '[[steps]]\nset = 1.2\nfor = "1s"\n', "steps[0].set", "from 0 to 1", 5),
+    (HEAD + '[[steps]]\nset = -0.1\nfor = "1s"\n', "steps[0].set", "from 0 to 1", 5),
+    (HEAD + '[[steps]]\nramp = 0.5\nover = "2s"\n', "steps[0]", "must end at 0", None),
+    (HEAD + '[[steps]]\nramp = 0.5\novr = "2s"\n', "steps[0].ovr", "did you mean 'over'", 6),
+    (HEAD + 'colour = 3\n[[steps]]\nrest = "1s"\n', "colour", "unknown key", 4),
     (HEAD + "[[steps]]\npulse = 3\n", "steps[0].pulse", "did you mean 'pulses'", 5),
-    (HEAD + "[[steps]]\nhold = \"1s\"\nrest = \"1s\"\n", "steps[0]", "exactly one action",
-     4),
+    (HEAD + '[[steps]]\nhold = "1s"\nrest = "1s"\n', "steps[0]", "exactly one action", 4),
     (HEAD + "steps = []\n", "steps", "non-empty list", 4),
-    ('description = "d"\nkinds = ["vibration"]\n[[steps]]\nrest = "1s"\n', "name",
-     "missing required key", None),
-    (HEAD.replace('["vibration"]', '["tickle"]') + "[[steps]]\nrest = \"1s\"\n", "kinds",
-     "one or both", 3),
-    (HEAD + "[[steps]]\npulses = 0\nlevel = 0.5\non = \"1s\"\noff = \"1s\"\n",
-     "steps[0].pulses", "count must be from 1", 5),
-    (HEAD + "[[steps]]\npulses = 3\nlevel = 0.5\non = \"1s\"\noff = \"1s\"\nrise = \"2s\"\n",
-     "steps[0].rise", "must fit", 9),
-    (HEAD + "[[steps]]\nenvelope = [[\"1s\", 0.2], [\"2s\", 0.0]]\n", "steps[0].envelope[0]",
-     "at time 0", 5),
-    (HEAD + "[[steps]]\nenvelope = [[0, 0.2], [0, 0.0]]\n", "steps[0].envelope[1]",
-     "increase", 5),
+    (
+        'description = "d"\nkinds = ["vibration"]\n[[steps]]\nrest = "1s"\n',
+        "name",
+        "missing required key",
+        None,
+    ),
+    (
+        HEAD.replace('["vibration"]', '["tickle"]') + '[[steps]]\nrest = "1s"\n',
+        "kinds",
+        "one or both",
+        3,
+    ),
+    (
+        HEAD + '[[steps]]\npulses = 0\nlevel = 0.5\non = "1s"\noff = "1s"\n',
+        "steps[0].pulses",
+        "count must be from 1",
+        5,
+    ),
+    (
+        HEAD + '[[steps]]\npulses = 3\nlevel = 0.5\non = "1s"\noff = "1s"\nrise = "2s"\n',
+        "steps[0].rise",
+        "must fit",
+        9,
+    ),
+    (
+        HEAD + '[[steps]]\nenvelope = [["1s", 0.2], ["2s", 0.0]]\n',
+        "steps[0].envelope[0]",
+        "at time 0",
+        5,
+    ),
+    (HEAD + "[[steps]]\nenvelope = [[0, 0.2], [0, 0.0]]\n", "steps[0].envelope[1]", "increase", 5),
     (HEAD + "[[steps]]\nrepeat = 2\n", "steps[0].steps", "nested steps", 4),
-    (HEAD + "[[steps]]\nrest = \"13h\"\n", "steps[0].rest", "longer than a profile", 5),
-    (HEAD + "[jitter]\ntime = 0.9\n[[steps]]\nrest = \"1s\"\n", "jitter.time", "from 0 to 0.5",
-     5),
-    (HEAD + "version = 7\n[[steps]]\nrest = \"1s\"\n", "version", "unsupported", 4),
-    (HEAD + "[[steps]]\nrepeat = 100000\n[[steps.steps]]\nrepeat = 100000\n"
-     "[[steps.steps.steps]]\npulses = 3\nlevel = 0.5\non = \"1ms\"\noff = \"1ms\"\n",
-     "steps", "more than", None),
+    (HEAD + '[[steps]]\nrest = "13h"\n', "steps[0].rest", "longer than a profile", 5),
+    (HEAD + '[jitter]\ntime = 0.9\n[[steps]]\nrest = "1s"\n', "jitter.time", "from 0 to 0.5", 5),
+    (HEAD + 'version = 7\n[[steps]]\nrest = "1s"\n', "version", "unsupported", 4),
+    (
+        HEAD + "[[steps]]\nrepeat = 100000\n[[steps.steps]]\nrepeat = 100000\n"
+        '[[steps.steps.steps]]\npulses = 3\nlevel = 0.5\non = "1ms"\noff = "1ms"\n',
+        "steps",
+        "more than",
+        None,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "field", "reason", "line"), BAD)
-def test_bad_profile_names_field_line_and_reason(text: str, field: str, reason: str,
-                                                 line: int | None) -> None:
+def test_bad_profile_names_field_line_and_reason(
+    text: str, field: str, reason: str, line: int | None
+) -> None:
     with pytest.raises(ProfileError) as caught:
         compile_profile(parse_profile(text, source="bad.toml"))
     err = caught.value
@@ -76,13 +102,18 @@ def _pc6(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "PC6_STATE_DIR": str(env_dir)}
-    return subprocess.run([sys.executable, "-m", "firmware_host.cli", *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "firmware_host.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_cli_refuses_bad_profile_with_exit_2_and_nothing_runs(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text(HEAD + "[[steps]]\nset = 1.5\nfor = \"2s\"\n")
+    bad.write_text(HEAD + '[[steps]]\nset = 1.5\nfor = "2s"\n')
     trace = tmp_path / "trace.csv"
     run = _pc6("run", str(bad), "--fast", "--trace", str(trace), env_dir=tmp_path / "s")
     assert run.returncode == 2
@@ -94,7 +125,7 @@ def test_cli_refuses_bad_profile_with_exit_2_and_nothing_runs(tmp_path: Path) ->
 
 def test_cli_check_reports_each_file(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
-    good.write_text(HEAD + "[[steps]]\nrest = \"1s\"\n")
+    good.write_text(HEAD + '[[steps]]\nrest = "1s"\n')
     bad = tmp_path / "bad.toml"
     bad.write_text("not toml [")
     run = _pc6("profile", "check", str(good), str(bad), env_dir=tmp_path)

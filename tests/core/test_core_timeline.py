@@ -10,15 +10,27 @@ from firmware_host.timeline import compile_profile
 HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration"]\n'
 
 
-def timeline(body: str, head: str = HEAD):  # noqa: ANN201 - test helper
+def timeline(body: str, head: str = HEAD):
     return compile_profile(parse_profile(head + body))
 
 
 def test_pulse_train_edges_on_integer_milliseconds() -> None:
     tl = timeline('[[steps]]\npulses = 3\nlevel = 0.5\non = "100ms"\noff = "233ms"\n')
     assert list(tl.points()) == [
-        (0, 0.0), (0, 0.5), (100, 0.5), (100, 0.0), (333, 0.0), (333, 0.5), (433, 0.5),
-        (433, 0.0), (666, 0.0), (666, 0.5), (766, 0.5), (766, 0.0), (999, 0.0)]
+        (0, 0.0),
+        (0, 0.5),
+        (100, 0.5),
+        (100, 0.0),
+        (333, 0.0),
+        (333, 0.5),
+        (433, 0.5),
+        (433, 0.0),
+        (666, 0.0),
+        (666, 0.5),
+        (766, 0.5),
+        (766, 0.0),
+        (999, 0.0),
+    ]
 
 
 def test_pulses_for_a_total_time_fit_whole_periods() -> None:
@@ -28,8 +40,10 @@ def test_pulses_for_a_total_time_fit_whole_periods() -> None:
 
 
 def test_ramps_holds_rests_and_eased_ramps() -> None:
-    tl = timeline('[[steps]]\nramp = 0.8\nover = "2s"\n[[steps]]\nhold = "1s"\n'
-                  '[[steps]]\nramp = 0\nover = "1s"\nease = "in-out"\n[[steps]]\nrest = "2s"\n')
+    tl = timeline(
+        '[[steps]]\nramp = 0.8\nover = "2s"\n[[steps]]\nhold = "1s"\n'
+        '[[steps]]\nramp = 0\nover = "1s"\nease = "in-out"\n[[steps]]\nrest = "2s"\n'
+    )
     assert tl.level_at(1000) == pytest.approx(0.4)
     assert tl.level_at(2500) == 0.8
     assert tl.level_at(3500) == pytest.approx(0.4, abs=0.01)  # smoothstep midpoint
@@ -38,8 +52,10 @@ def test_ramps_holds_rests_and_eased_ramps() -> None:
 
 
 def test_breathing_presses_on_the_exhale() -> None:
-    tl = timeline('[[steps]]\nbreathe = 2\ninhale = "4s"\nexhale = "6s"\nlevel = 0.5\n'
-                  'rise = "1s"\nfall = "1s"\n')
+    tl = timeline(
+        '[[steps]]\nbreathe = 2\ninhale = "4s"\nexhale = "6s"\nlevel = 0.5\n'
+        'rise = "1s"\nfall = "1s"\n'
+    )
     assert tl.level_at(2000) == 0  # inhaling
     assert tl.level_at(7000) == 0.5  # middle of the exhale
     assert tl.level_at(12000) == 0  # next inhale
@@ -51,24 +67,27 @@ def test_envelope_points_interpolated_and_repeated() -> None:
     assert tl.duration_ms == 6000
     assert tl.level_at(500) == pytest.approx(0.3)
     assert tl.level_at(3000) == pytest.approx(0.6)
-    stepwise = timeline('[[steps]]\nenvelope = [[0, 0.2], ["1s", 0.6], ["2s", 0.0]]\n'
-                        'interpolate = "step"\n')
+    stepwise = timeline(
+        '[[steps]]\nenvelope = [[0, 0.2], ["1s", 0.6], ["2s", 0.0]]\ninterpolate = "step"\n'
+    )
     assert stepwise.level_at(999) == 0.2 and stepwise.level_at(1000) == 0.6
 
 
 def test_nested_repeats_multiply() -> None:
-    tl = timeline('[[steps]]\nrepeat = 3\n[[steps.steps]]\nrepeat = 2\n'
-                  '[[steps.steps.steps]]\npulses = 2\nlevel = 0.4\non = "1s"\noff = "1s"\n'
-                  '[[steps.steps]]\nrest = "5s"\n')
+    tl = timeline(
+        "[[steps]]\nrepeat = 3\n[[steps.steps]]\nrepeat = 2\n"
+        '[[steps.steps.steps]]\npulses = 2\nlevel = 0.4\non = "1s"\noff = "1s"\n'
+        '[[steps.steps]]\nrest = "5s"\n'
+    )
     assert tl.stats().on_ms == 3 * 2 * 2 * 1000
     assert tl.duration_ms == 3 * (2 * 4000 + 5000)
 
 
 def test_jitter_is_bounded_and_the_same_file_compiles_the_same() -> None:
-    body = ('[[steps]]\npulses = 50\nlevel = 0.5\non = "1s"\noff = "1s"\n')
-    a = timeline('[jitter]\ntime = 0.2\nlevel = 0.1\nseed = 4\n' + body)
-    b = timeline('[jitter]\ntime = 0.2\nlevel = 0.1\nseed = 4\n' + body)
-    c = timeline('[jitter]\ntime = 0.2\nlevel = 0.1\nseed = 5\n' + body)
+    body = '[[steps]]\npulses = 50\nlevel = 0.5\non = "1s"\noff = "1s"\n'
+    a = timeline("[jitter]\ntime = 0.2\nlevel = 0.1\nseed = 4\n" + body)
+    b = timeline("[jitter]\ntime = 0.2\nlevel = 0.1\nseed = 4\n" + body)
+    c = timeline("[jitter]\ntime = 0.2\nlevel = 0.1\nseed = 5\n" + body)
     plain = timeline(body)
     assert a == b
     assert a != c
@@ -80,8 +99,10 @@ def test_jitter_is_bounded_and_the_same_file_compiles_the_same() -> None:
 
 
 def test_stats() -> None:
-    tl = timeline('[[steps]]\nramp = 1.0\nover = "1s"\n[[steps]]\nhold = "2s"\n'
-                  '[[steps]]\nset = 0\nfor = "7s"\n')
+    tl = timeline(
+        '[[steps]]\nramp = 1.0\nover = "1s"\n[[steps]]\nhold = "2s"\n'
+        '[[steps]]\nset = 0\nfor = "7s"\n'
+    )
     s = tl.stats()
     assert s.duration_ms == 10_000
     assert s.on_ms == 3000 and s.duty == pytest.approx(0.3)
@@ -92,7 +113,9 @@ def test_stats() -> None:
 
 
 def test_redundant_breakpoints_are_merged() -> None:
-    tl = timeline('[[steps]]\nramp = 0.5\nover = "1s"\n[[steps]]\nramp = 1.0\nover = "1s"\n'
-                  '[[steps]]\nhold = "1s"\n[[steps]]\nhold = "1s"\n[[steps]]\nset = 0\n'
-                  'for = "1s"\n')
+    tl = timeline(
+        '[[steps]]\nramp = 0.5\nover = "1s"\n[[steps]]\nramp = 1.0\nover = "1s"\n'
+        '[[steps]]\nhold = "1s"\n[[steps]]\nhold = "1s"\n[[steps]]\nset = 0\n'
+        'for = "1s"\n'
+    )
     assert list(tl.points()) == [(0, 0.0), (2000, 1.0), (4000, 1.0), (4000, 0.0), (5000, 0.0)]
