@@ -127,6 +127,12 @@ class PlantPin(MockPWMPin):
         if before != value:
             self._notify()  # a servo detached (no pulses) is a change the wire sees
 
+    def _set_function(self, value: Any) -> None:
+        super()._set_function(value)
+        if value == "output":  # claimed: log the level it is driven at, changed or not
+            factory: SimPinFactory = self.factory
+            factory.log_change(factory.now(), self.info.name, float(self._state), self._frequency)
+
     def _notify(self) -> None:
         factory: SimPinFactory = self.factory
         t = factory.now()

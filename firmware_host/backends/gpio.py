@@ -410,10 +410,20 @@ class GpioPressure(_GpioActuator):
                 deadline = now  # a stalled loop skips ticks rather than bursting to catch up
             if self.keep_ticks:
                 self.ticks.append(now)
-            if self._heartbeat is not None:
-                self._heartbeat.toggle()
-            if self.controller is not None and self._adc is not None and self.level > 0:
-                self._control(now, self._adc.value)
+            try:
+                self._tick(now)
+            except Exception as err:  # a dead loop must not leave the pad pressing
+                logger.exception("gpio: the pressure loop failed")
+                self._task = None  # this task ends here; do not cancel ourselves
+                self._force_off()
+                self.report_fault(f"pressure control loop failed: {err}; pad released")
+                return
+
+    def _tick(self, now: float) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.toggle()
+        if self.controller is not None and self._adc is not None and self.level > 0:
+            self._control(now, self._adc.value)
 
     def _control(self, now: float, reading: float) -> None:
         assert self.controller is not None
