@@ -327,7 +327,7 @@ class GpioPressure(_GpioActuator):
         self._heartbeat: DigitalOutputDevice | None = None
         self._adc: MCP3008 | None = None
         self._task: asyncio.Task[None] | None = None
-        self.ticks: list[float] = []  # control-loop wake-up times, kept for the bench
+        self.ticks: list[tuple[float, float]] = []  # (deadline, woke), for the bench
         self.keep_ticks = False
 
     async def open(self) -> None:
@@ -409,7 +409,7 @@ class GpioPressure(_GpioActuator):
             if now - deadline > period:
                 deadline = now  # a stalled loop skips ticks rather than bursting to catch up
             if self.keep_ticks:
-                self.ticks.append(now)
+                self.ticks.append((deadline, now))
             try:
                 self._tick(now)
             except Exception as err:  # a dead loop must not leave the pad pressing
