@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from .errors import BackendUnavailable
+from .errors import BackendUnavailable, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -134,12 +134,13 @@ def create_backend(name: str, **options: Any) -> Actuator:
     fails here with a clear message, not in the middle of a session.
 
     Raises:
-        BackendUnavailable: no such backend, or its library cannot be imported.
+        InvalidInput: no backend of that name.
+        BackendUnavailable: its library cannot be imported.
     """
     found = [ep for ep in entry_points(group=BACKEND_GROUP) if ep.name == name]
     if not found:
         known = ", ".join(available_backends()) or "none"
-        raise BackendUnavailable(f"unknown backend {name!r}; known backends: {known}")
+        raise InvalidInput(f"unknown backend {name!r}; known backends: {known}")
     try:
         factory: BackendFactory = found[0].load()
     except ImportError as err:

@@ -239,10 +239,10 @@ class Engine:
             if wake > self.clock.now() + EPSILON_S:
                 await self._sleep(wake)
             now = self.clock.now() + EPSILON_S
+            if now >= deadline and not self._interrupted_flags():
+                return True  # the engine's own command now supersedes what the gate holds
             if gate_due is not None and now >= gate_due:
                 await self.gate.poll()
-            if now >= deadline and not self._interrupted_flags():
-                return True
 
     def _interrupted_flags(self) -> bool:
         return bool(

@@ -127,9 +127,16 @@ class _Session:
         self.journal = journal
         self.session_id: int | None = None
         self.clock: Clock = RealClock()
+        self.engine: Engine | None = None
+        self.stop_request: str | None = None  # a signal that came before the engine existed
 
     async def main(self, clock: Clock) -> SessionResult:
+        """Announce, play, summarise; signals are caught from the first line on."""
         self.clock = clock
+        with self._signals():
+            return await self._main()
+
+    async def _main(self) -> SessionResult:
         o = self.o
         simulated = self.actuator.capabilities.simulated
         if simulated:
@@ -167,12 +174,13 @@ class _Session:
             simulated=self.actuator.capabilities.simulated,
         )
         sink = CsvTraceWriter(trace_file) if trace_file else None
-        engine: Engine | None = None
         result = SessionResult(EndReason.TRIPPED, "did not start")
         try:
             await gate.open(TraceRecorder(clock.now(), sink))
-            engine = Engine(self.timeline, gate, clock)
-            with self._signals(engine), self._progress(engine):
+            engine = self.engine = Engine(self.timeline, gate, clock)
+            if self.stop_request:
+                engine.stop(self.stop_request)
+            with self._progress(engine):
                 result = await engine.run()
         except PC6Error as err:
             result = SessionResult(EndReason.TRIPPED, str(err))
@@ -183,7 +191,7 @@ class _Session:
         return result
 
     @contextlib.contextmanager
-    def _signals(self, engine: Engine) -> Any:
+    def _signals(self) -> Any:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         count = 0
@@ -197,7 +205,9 @@ class _Session:
                     file=self.o.err,
                     flush=True,
                 )
-                engine.stop(f"{name} from user")
+                self.stop_request = f"{name} from user"
+                if self.engine is not None:
+                    self.engine.stop(self.stop_request)
             elif task is not None:
                 task.cancel()
 

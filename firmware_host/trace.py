@@ -44,7 +44,7 @@ class TraceRecorder:
             return  # a lease refresh of the ramp in progress
         if not moving and self._tb < rel:
             self._emit(self._tb, self._vb)  # end of the last motion, if not yet written
-        if level == current and (ramp_s <= 0 or not moving):
+        if level == current and not moving:
             return  # a refresh of what is already happening changes nothing
         self._emit(rel, current)
         if ramp_s > 0:
