@@ -39,7 +39,9 @@ SIMULATED_NOTICE = (
 )
 
 
-def create(kind: str = "vibration", sim_pins: bool = False, **options: Any) -> Actuator:
+def create(
+    kind: str = "vibration", sim_pins: bool = False, **options: Any
+) -> GpioVibration | GpioPressure:
     """Build the gpio backend for ``kind`` from its options.
 
     Args:

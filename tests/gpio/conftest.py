@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,7 @@ class Session:
     events: list[tuple[str, dict[str, object]]]
 
 
-During = Callable[[Engine, SafetyGate, LoopClock], Awaitable[None]]
+During = Callable[[Engine, SafetyGate, LoopClock], Coroutine[Any, Any, None]]
 
 
 async def run_session(

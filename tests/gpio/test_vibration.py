@@ -203,3 +203,20 @@ async def test_bad_levels_are_refused() -> None:
         await vib.set_level(0.5, lease_s=0.0)
     assert vib.sim.pin(13).state == 0
     await vib.close()
+
+
+async def test_motor_jammed_before_start_is_detected() -> None:
+    vib = create("vibration", sim_pins=True, current_channel=1, overdrive_s=0.03)
+    assert isinstance(vib, GpioVibration)
+    faults: list[tuple[float, str]] = []
+    loop = asyncio.get_running_loop()
+    vib.on_fault(lambda reason: faults.append((loop.time(), reason)))
+    await vib.open()
+    vib.sim.stall_motor()
+    started = loop.time()
+    await vib.set_level(0.5, lease_s=4.0)
+    await asyncio.sleep(0.5)
+    assert len(faults) == 1 and "stalled" in faults[0][1]
+    assert faults[0][0] - started <= 0.1
+    assert vib.sim.pin(13).state == 0
+    await vib.close()
