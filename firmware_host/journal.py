@@ -39,7 +39,21 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_session ON events(session_id);
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
+CREATE TABLE IF NOT EXISTS traces (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id),
+    t0 REAL NOT NULL,
+    rows BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schedule_runs (
+    key TEXT PRIMARY KEY,
+    at REAL NOT NULL,
+    outcome TEXT NOT NULL
+);
 """
+
+# Columns added after the first release; older journals get them on open.
+ADDED_COLUMNS = {"origin": "TEXT", "on_s": "REAL"}
 
 
 class JournalError(PC6Error, OSError):
@@ -63,6 +77,8 @@ class SessionRow:
     dose: float | None
     peak: float | None
     max_lateness_ms: float | None
+    origin: str | None = None
+    on_s: float | None = None
 
 
 class Journal:
@@ -76,8 +92,15 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as err:
             raise JournalError(f"cannot open journal {self.path}: {err}") from err
+
+    def _migrate(self) -> None:
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+        for name, sql_type in ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE sessions ADD COLUMN {name} {sql_type}")
 
     def close(self) -> None:
         """Close the connection (committed data is already on disk)."""
@@ -99,12 +122,16 @@ class Journal:
         backend: str,
         kind: str,
         simulated: bool,
+        origin: str | None = None,
     ) -> int:
-        """Record a session start; returns its id."""
+        """Record a session start; returns its id.
+
+        ``origin`` says who started it: ``schedule``, ``manual`` or ``cli``.
+        """
         cur = self._write(
             "INSERT INTO sessions (started_at, profile, profile_sha256, source, backend, kind,"
-            " simulated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at, profile, sha256, source, backend, kind, int(simulated)),
+            " simulated, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, profile, sha256, source, backend, kind, int(simulated), origin),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -127,20 +154,30 @@ class Journal:
         dose: float,
         peak: float,
         max_lateness_ms: float,
+        on_s: float | None = None,
     ) -> None:
-        """Record how a session ended and what it delivered."""
+        """Record how a session ended and what it delivered (``on_s``: stimulation time)."""
         self._write(
             "UPDATE sessions SET ended_at=?, reason=?, detail=?, duration_s=?, dose=?, peak=?,"
-            " max_lateness_ms=? WHERE id=?",
-            (at, reason, detail, duration_s, dose, peak, max_lateness_ms, session_id),
+            " max_lateness_ms=?, on_s=? WHERE id=?",
+            (at, reason, detail, duration_s, dose, peak, max_lateness_ms, on_s, session_id),
         )
 
     def recent(self, limit: int = 20) -> list[SessionRow]:
         """The latest sessions, newest first."""
+        return self._sessions("ORDER BY id DESC LIMIT ?", (limit,))
+
+    def sessions_between(self, start: float, end: float) -> list[SessionRow]:
+        """Sessions started in ``[start, end)`` (epoch seconds), oldest first."""
+        return self._sessions(
+            "WHERE started_at >= ? AND started_at < ? ORDER BY started_at, id", (start, end)
+        )
+
+    def _sessions(self, tail: str, args: tuple[object, ...]) -> list[SessionRow]:
         rows = self._db.execute(
             "SELECT id, started_at, ended_at, profile, backend, kind, simulated, reason, detail,"
-            " duration_s, dose, peak, max_lateness_ms FROM sessions ORDER BY id DESC LIMIT ?",
-            (limit,),
+            f" duration_s, dose, peak, max_lateness_ms, origin, on_s FROM sessions {tail}",
+            args,
         ).fetchall()
         return [
             SessionRow(
@@ -157,9 +194,71 @@ class Journal:
                 dose=r[10],
                 peak=r[11],
                 max_lateness_ms=r[12],
+                origin=r[13],
+                on_s=r[14],
             )
             for r in rows
         ]
+
+    def events_between(self, start: float, end: float) -> list[tuple[float, int | None, str, str]]:
+        """Every event in ``[start, end)``, with or without a session, in order."""
+        return self._db.execute(
+            "SELECT at, session_id, kind, detail FROM events WHERE at >= ? AND at < ?"
+            " ORDER BY at, id",
+            (start, end),
+        ).fetchall()
+
+    def last_event(self, kind: str | None = None) -> tuple[float, str, str] | None:
+        """The newest event (of ``kind``), as ``(at, kind, detail)``."""
+        where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        return self._db.execute(
+            f"SELECT at, kind, detail FROM events {where} ORDER BY id DESC LIMIT 1", args
+        ).fetchone()
+
+    def on_time_between(self, start: float, end: float, kind: str) -> float:
+        """Seconds of non-zero output of ``kind`` in sessions started in ``[start, end)``."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(on_s), 0) FROM sessions WHERE kind = ? AND started_at >= ?"
+            " AND started_at < ?",
+            (kind, start, end),
+        ).fetchone()
+        return float(row[0])
+
+    def save_trace(self, session_id: int, t0: float, rows: list[tuple[float, float]]) -> None:
+        """Keep a session's delivered-level breakpoints (relative to epoch ``t0``)."""
+        import json
+        import zlib
+
+        blob = zlib.compress(json.dumps([[round(t, 3), round(v, 4)] for t, v in rows]).encode())
+        self._write(
+            "INSERT OR REPLACE INTO traces (session_id, t0, rows) VALUES (?, ?, ?)",
+            (session_id, t0, blob),
+        )
+
+    def trace(self, session_id: int) -> tuple[float, list[tuple[float, float]]] | None:
+        """A saved trace as ``(t0, rows)``, or None."""
+        import json
+        import zlib
+
+        row = self._db.execute(
+            "SELECT t0, rows FROM traces WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], [(t, v) for t, v in json.loads(zlib.decompress(row[1]))]
+
+    def mark_run(self, key: str, *, at: float, outcome: str) -> bool:
+        """Remember that scheduled occurrence ``key`` was handled; False if it already was."""
+        cur = self._write(
+            "INSERT OR IGNORE INTO schedule_runs (key, at, outcome) VALUES (?, ?, ?)",
+            (key, at, outcome),
+        )
+        return cur.rowcount == 1
+
+    def has_run(self, key: str) -> bool:
+        """Whether scheduled occurrence ``key`` was already handled."""
+        row = self._db.execute("SELECT 1 FROM schedule_runs WHERE key = ?", (key,)).fetchone()
+        return row is not None
 
     def events(self, session_id: int) -> list[tuple[float, str, str]]:
         """Events of a session in order."""

@@ -1,0 +1,681 @@
+"""The night daemon: runs scheduled and requested sessions, one at a time, all night.
+
+One loop drives everything: it starts sessions when their scheduled instant comes, picks up
+edited profiles and config, and sends systemd's watchdog ping — so a hung loop stops the
+pings and systemd restarts the service. It sleeps until the next thing it has to do (a
+session start, the ping, a periodic check), never on a fixed tick.
+
+Order of authority: the stop button beats a manual command, which beats the schedule.
+
+- A press of the stop button stops the session and holds the schedule until the end of the
+  night; manual starts are refused until ``pc6 ctl reset``. A long press trips the gate.
+- A manual start replaces whatever runs; a manual stop, pause or level applies to any
+  session.
+- A scheduled start never interrupts a running session; it is skipped and journaled.
+
+An invalid config never starts a session: the daemon keeps running, outputs off, and
+reports why until the file is fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .actuator import Actuator, ActuatorKind, create_backend
+from .calibrated import CalibratedActuator
+from .clock import Clock
+from .config import Config, load_config
+from .engine import EndReason, Engine, SessionResult
+from .errors import PC6Error, ProfileError
+from .journal import Journal
+from .paths import default_journal_path
+from .profile_store import ProfileStore
+from .safety import SafetyGate
+from .schedule import Occurrence, next_occurrences, night_bounds, night_of, occurrences
+from .sdnotify import Notifier
+from .trace import TraceRecorder
+
+logger = logging.getLogger(__name__)
+
+LEVEL_MAX = 2.0  # `pc6 ctl level`: 1 = as written; the gate still clips at the limit
+ActuatorFactory = Callable[[Config, ActuatorKind], Actuator]
+
+
+class Refused(PC6Error, RuntimeError):
+    """A request the daemon will not carry out now; the message says why."""
+
+
+@dataclass
+class Running:
+    """The session in progress."""
+
+    profile: str
+    origin: str  # "schedule" or "manual"
+    why: str
+    engine: Engine
+    gate: SafetyGate
+    session_id: int
+    started_wall: float
+    task: asyncio.Task[SessionResult] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Pending:
+    """A one-off manual start ("in 10 minutes"), on monotonic time."""
+
+    due: float
+    profile: str
+    why: str
+
+
+def default_actuator(config: Config, kind: ActuatorKind) -> Actuator:
+    """The configured backend, with the wearer's calibration applied."""
+    inner = create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
+    return CalibratedActuator(inner, config.calibration_for(kind))
+
+
+def clock_synchronized() -> bool:
+    """Whether the kernel believes the system clock is synchronized (``adjtimex``).
+
+    ``adjtimex`` with no modes only reads; it returns ``TIME_ERROR`` (5) while the clock is
+    unsynchronized, which is what ``timedatectl`` shows as "System clock synchronized: no".
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(512)  # larger than struct timex on every ABI
+        state = libc.adjtimex(buf)
+    except (OSError, AttributeError):
+        return True  # no way to tell here: do not block the schedule forever
+    return state not in (-1, 5)
+
+
+class Daemon:
+    """The service. Construct, then ``await run()``; control calls come from :mod:`control`."""
+
+    def __init__(
+        self,
+        config_path: Path | None,
+        *,
+        clock: Clock,
+        journal: Journal | None = None,
+        notifier: Notifier | None = None,
+        clock_synced: Callable[[], bool] = clock_synchronized,
+        actuator_factory: ActuatorFactory = default_actuator,
+        config: Config | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.clock = clock
+        self.notifier = notifier or Notifier(None)
+        self.clock_synced = clock_synced
+        self.actuator_factory = actuator_factory
+        self.config: Config | None = None
+        self.config_error: str | None = None
+        self.profiles = ProfileStore()
+        self._preloaded = config
+        self._config_stamp: tuple[int, int] | None = None
+        self._journal = journal
+        self.running: Running | None = None
+        self.pending: list[Pending] = []
+        self.trip: str | None = None
+        self.hold: tuple[str, float] | None = None  # stop-button hold: (why, until wall)
+        self.snoozed_until: float | None = None
+        self.level = 1.0
+        self.synced = False
+        self.results: list[SessionResult] = []
+        self._stopping = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._last_wall: float | None = None
+        self._next_ping: float | None = None
+        self._next_check = 0.0
+        self._status_line = ""
+        self.stopped = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    @property
+    def journal(self) -> Journal:
+        """The journal (opened on first use, at the configured path)."""
+        if self._journal is None:
+            path = self.config.journal if self.config else default_journal_path()
+            self._journal = Journal(path)
+        return self._journal
+
+    async def run(self) -> None:
+        """Serve until :meth:`request_stop`; outputs are off when it returns."""
+        self.reload()
+        self._note(None, "daemon", f"started; {self._summary()}")
+        interval = self.notifier.watchdog_interval_s
+        self._next_ping = self.clock.now() if interval else None
+        self.notifier.ready(self.status_line())
+        try:
+            while not self._stopping:
+                self._tick()
+                await self._sleep_until(self._next_wake())
+        finally:
+            self.notifier.stopping()
+            await self._end_running("daemon stopping")
+            self._note(None, "daemon", "stopped")
+            self.stopped.set()
+
+    def request_stop(self) -> None:
+        """Stop serving: the running session ends with its soft ramp down."""
+        self._stopping = True
+        self._wake()
+
+    def reload(self) -> str | None:
+        """Read the config and its profiles again; returns the error that keeps it unusable."""
+        try:
+            config = self._preloaded or load_config(self.config_path)
+            store = ProfileStore(config.profile_dirs)
+            for i, entry in enumerate(config.schedule):
+                self._check_profile(store, config, entry.profile, f"schedule[{i}].profile")
+        except PC6Error as err:
+            first = self.config is None and self.config_error is None
+            changed = str(err) != self.config_error
+            self.config, self.config_error = None, str(err)
+            if changed or first:
+                logger.error("config invalid, no session will start: %s", err)
+                self._note(None, "config", f"invalid, no session will start: {err}")
+            return self.config_error
+        if self.config_error or (self.config and self.config.sha256 != config.sha256):
+            self._note(None, "config", f"loaded {config.source}")
+        self.config, self.config_error, self.profiles = config, None, store
+        self._config_stamp = _stamp(self.config_path)
+        return None
+
+    @staticmethod
+    def _check_profile(store: ProfileStore, config: Config, name: str, key: str) -> None:
+        try:
+            loaded = store.get(name)
+        except ProfileError as err:
+            raise ProfileError(f"{key}: {err}") from None
+        if config.kind.value not in loaded.profile.kinds:
+            raise ProfileError(
+                f"{key}: profile {name!r} is for {', '.join(loaded.profile.kinds)}, "
+                f"but the backend drives {config.kind.value}"
+            )
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        interval = self.notifier.watchdog_interval_s
+        if self._next_ping is not None and interval and now >= self._next_ping - 1e-3:
+            self.notifier.watchdog()
+            self._next_ping = now + interval
+        if now >= self._next_check - 1e-6:
+            self._housekeeping()
+            period = self.config.check_every_s if self.config else 30.0
+            self._next_check = now + period
+        self._start_pending(now)
+        self._start_scheduled()
+        line = self.status_line()
+        if line != self._status_line:
+            self._status_line = line
+            self.notifier.status(line)
+
+    def _next_wake(self) -> float:
+        times = [self._next_check]
+        if self._next_ping is not None:
+            times.append(self._next_ping)
+        times += [p.due for p in self.pending]
+        if self._schedules_active() and self.config is not None:
+            wall = self.clock.wall()
+            # Only what has not been handled yet: _last_wall is just past the last check.
+            after = max(wall, self._last_wall or wall)
+            upcoming = next_occurrences(self.config.schedule, self.config.tz, after, 1)
+            if upcoming:
+                times.append(self.clock.now() + max(0.0, upcoming[0].when - wall))
+        return min(times)
+
+    async def _sleep_until(self, deadline: float) -> None:
+        if deadline <= self.clock.now() or self._stopping:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = fut
+        timer = self.clock.call_at(deadline, self._wake)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _housekeeping(self) -> None:
+        if self._preloaded is None and _stamp(self.config_path) != self._config_stamp:
+            self.reload()
+        for name, what in self.profiles.refresh():
+            self._note(None, "profile", f"{name}: {what}")
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def _schedules_active(self) -> bool:
+        if self.config is None or not self.config.schedule:
+            return False
+        if self.config.require_clock_sync and not self.synced:
+            self.synced = self.clock_synced()  # latched: a synced clock stays trusted
+            if not self.synced:
+                return False
+        return True
+
+    def _upcoming(self, count: int) -> list[Occurrence]:
+        if self.config is None:
+            return []
+        return next_occurrences(self.config.schedule, self.config.tz, self.clock.wall(), count)
+
+    def _start_scheduled(self) -> None:
+        if not self._schedules_active():
+            return
+        assert self.config is not None
+        wall = self.clock.wall()
+        since = wall - self.config.grace_s if self._last_wall is None else self._last_wall
+        due = occurrences(self.config.schedule, self.config.tz, since, wall + 1e-3)
+        for occ in due:
+            if self.journal.has_run(occ.key):
+                continue
+            if occ.when < wall - self.config.grace_s:
+                outcome = (
+                    f"missed: due at {_hhmm(occ.when, self.config.tz)}, the clock "
+                    f"jumped or the daemon was not running"
+                )
+            else:
+                outcome = self._scheduled_start(occ)
+            self.journal.mark_run(occ.key, at=wall, outcome=outcome)
+            if outcome != "started":
+                self._note(None, "schedule", f"{occ.profile} ({occ.key}): {outcome}")
+        self._last_wall = max(wall + 1e-3, self._last_wall or 0.0)
+
+    def _scheduled_start(self, occ: Occurrence) -> str:
+        assert self.config is not None
+        wall = self.clock.wall()
+        if self.snoozed_until is not None and wall < self.snoozed_until:
+            return f"skipped: snoozed until {_hhmm(self.snoozed_until, self.config.tz)}"
+        if self.running is not None:
+            who = "a manual" if self.running.origin == "manual" else "the previous"
+            return f"skipped: {who} session is still running"
+        why = f"schedule[{occ.entry}] at {_hhmm(occ.when, self.config.tz)}"
+        if occ.note:
+            why += f" ({occ.note})"
+        try:
+            self._refuse_if_blocked()
+            self.start_now(occ.profile, origin="schedule", why=why)
+        except PC6Error as err:
+            return f"skipped: {err}"
+        return "started"
+
+    def _start_pending(self, now: float) -> None:
+        for pending in [p for p in self.pending if p.due <= now + 1e-6]:
+            self.pending.remove(pending)
+            self._spawn(self._delayed_start(pending))
+
+    async def _delayed_start(self, pending: Pending) -> None:
+        try:
+            await self.start(pending.profile, by=pending.why)
+        except PC6Error as err:
+            self._note(None, "manual", f"delayed start of {pending.profile} refused: {err}")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)  # referenced until done, so it is not collected mid-flight
+        task.add_done_callback(self._tasks.discard)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def _refuse_if_blocked(self) -> None:
+        self._expire_hold()
+        if self.config is None:
+            raise Refused(f"config invalid: {self.config_error}")
+        if self.trip:
+            raise Refused(f"safety trip latched ({self.trip}); `pc6 ctl reset` clears it")
+        if self.hold:
+            raise Refused(f"{self.hold[0]}; `pc6 ctl reset` releases it")
+
+    def start_now(self, name: str, *, origin: str, why: str) -> Running:
+        """Start ``name`` at once.
+
+        Raises:
+            Refused: blocked by the config, a trip or the stop button, or a session runs.
+            ProfileError: the profile cannot be loaded.
+        """
+        self._refuse_if_blocked()
+        assert self.config is not None
+        if self.running is not None:
+            raise Refused(f"session {self.running.profile} is running")
+        self._check_profile(self.profiles, self.config, name, "profile")
+        loaded = self.profiles.get(name)
+        kind = self.config.kind
+        actuator = self.actuator_factory(self.config, kind)
+        start, end = night_bounds(night_of(self.clock.wall(), self.config.tz), self.config.tz)
+        used = self.journal.on_time_between(start, end, kind.value)
+        session_id = self.journal.start_session(
+            at=self.clock.wall(),
+            profile=loaded.profile.name,
+            sha256=loaded.profile.sha256,
+            source=loaded.profile.source,
+            backend=self.config.backend,
+            kind=kind.value,
+            simulated=actuator.capabilities.simulated,
+            origin=origin,
+        )
+        gate = SafetyGate(
+            actuator,
+            self.clock,
+            self.config.limits_for(kind),
+            budget_used_s=used,
+            on_event=lambda k, d: self._gate_event(session_id, k, d),
+        )
+        actuator.on_fault(lambda reason: self._note(session_id, "fault", reason))
+        engine = Engine(loaded.timeline, gate, self.clock, scale=self.level)
+        running = Running(name, origin, why, engine, gate, session_id, self.clock.wall())
+        self.running = running
+        running.task = asyncio.get_running_loop().create_task(self._play(running, used))
+        logger.info("session %s started (%s: %s)", name, origin, why)
+        return running
+
+    async def _play(self, running: Running, used_before: float) -> SessionResult:
+        gate = running.gate
+        t0_wall, t0 = self.clock.wall(), self.clock.now()
+        result = SessionResult(EndReason.TRIPPED, "did not start")
+        try:
+            await gate.open(TraceRecorder(t0))
+            result = await running.engine.run()
+        except PC6Error as err:
+            result = SessionResult(EndReason.TRIPPED, str(err))
+        finally:
+            await gate.close()
+            self._finish(running, result, used_before, t0_wall)
+        return result
+
+    def _finish(self, running: Running, result: SessionResult, used: float, t0: float) -> None:
+        gate = running.gate
+        if gate.tripped and not self.trip:
+            self.trip = gate.tripped
+        try:
+            self.journal.end_session(
+                running.session_id,
+                at=self.clock.wall(),
+                reason=result.reason.value,
+                detail=result.detail,
+                duration_s=result.duration_s,
+                dose=result.dose,
+                peak=result.peak,
+                max_lateness_ms=result.max_lateness_s * 1000,
+                on_s=max(0.0, gate.budget_used_s - used),
+            )
+            if gate.recorder is not None:
+                self.journal.save_trace(running.session_id, t0, gate.recorder.rows)
+        except PC6Error:
+            logger.exception("could not journal the end of session %s", running.session_id)
+        self.results.append(result)
+        if self.running is running:
+            self.running = None
+        self.level = 1.0
+        running.done.set()
+        self._wake()
+
+    def _gate_event(self, session_id: int, kind: str, data: dict[str, object]) -> None:
+        reason = str(data.get("reason", ""))
+        if kind == "trip":
+            self.trip = reason
+        self._note(session_id, kind, reason)
+
+    async def _end_running(self, reason: str) -> None:
+        running = self.running
+        if running is None:
+            return
+        running.engine.stop(reason)
+        await running.done.wait()
+
+    # -- what the control API calls ------------------------------------------------------
+
+    async def start(self, name: str, *, by: str, delay_s: float = 0.0) -> dict[str, Any]:
+        """A manual start, now or after ``delay_s``; replaces a running session."""
+        self._refuse_if_blocked()
+        assert self.config is not None
+        self._check_profile(self.profiles, self.config, name, "profile")
+        if delay_s > 0:
+            due = self.clock.now() + delay_s
+            self.pending.append(Pending(due, name, f"{by}, delayed"))
+            at = self.clock.wall() + delay_s
+            self._note(None, "manual", f"{by}: start {name} at {_hhmm(at, self.config.tz)}")
+            self._wake()
+            return {"profile": name, "at": _iso(at, self.config.tz)}
+        if self.running is not None:
+            await self._end_running(f"replaced by a manual start of {name} ({by})")
+        self.start_now(name, origin="manual", why=by if "delayed" in by else f"started by {by}")
+        self._wake()
+        return {"profile": name}
+
+    async def stop(self, *, by: str) -> dict[str, Any]:
+        """Stop the session (soft ramp down) and cancel delayed starts; returns when off."""
+        cancelled = len(self.pending)
+        self.pending.clear()
+        running = self.running
+        if running is None:
+            return {"stopped": None, "cancelled": cancelled}
+        await self._end_running(f"stopped by {by}")
+        return {"stopped": running.profile, "cancelled": cancelled}
+
+    def pause(self, *, by: str) -> dict[str, Any]:
+        """Pause the running session (soft ramp down, timeline held)."""
+        running = self._need_running()
+        running.engine.pause()
+        self._note(running.session_id, "paused", f"by {by}")
+        return {"paused": running.profile}
+
+    def resume(self, *, by: str) -> dict[str, Any]:
+        """Resume a paused session (soft ramp up)."""
+        running = self._need_running()
+        running.engine.resume()
+        self._note(running.session_id, "resumed", f"by {by}")
+        return {"resumed": running.profile}
+
+    def set_level(self, value: float, *, by: str) -> dict[str, Any]:
+        """Scale the running session; 1 plays it as written, the gate clips at the limit."""
+        if not math.isfinite(value) or not 0 <= value <= LEVEL_MAX:
+            raise Refused(f"level must be from 0 to {LEVEL_MAX:g}, got {value!r}")
+        running = self._need_running()
+        running.engine.set_scale(value)
+        self.level = value
+        ceiling = running.gate.max_level
+        self._note(running.session_id, "level", f"{value:g} by {by} (ceiling {ceiling:g})")
+        return {"level": value, "ceiling": ceiling}
+
+    def snooze(self, seconds: float, *, by: str) -> dict[str, Any]:
+        """Skip scheduled sessions for ``seconds`` (0 ends a snooze)."""
+        tz = self.config.tz if self.config else dt.UTC
+        if seconds <= 0:
+            self.snoozed_until = None
+            self._note(None, "snooze", f"cleared by {by}")
+            return {"snoozed_until": None}
+        self.snoozed_until = self.clock.wall() + seconds
+        self._note(None, "snooze", f"until {_hhmm(self.snoozed_until, tz)} by {by}")
+        return {"snoozed_until": _iso(self.snoozed_until, tz)}
+
+    def reset(self, *, by: str) -> dict[str, Any]:
+        """Clear a safety trip and a stop-button hold; says what was cleared."""
+        cleared = []
+        if self.running is not None and self.running.gate.tripped:
+            self.running.gate.reset()
+        if self.trip:
+            cleared.append(f"safety trip: {self.trip}")
+            self.trip = None
+        if self.hold:
+            cleared.append(self.hold[0])
+            self.hold = None
+        self._note(None, "reset", f"by {by}: {'; '.join(cleared) or 'nothing to clear'}")
+        self._wake()
+        return {"cleared": cleared}
+
+    def stop_button_pressed(self) -> None:
+        """The physical button: stop now and hold the schedule until the night ends."""
+        tz = self.config.tz if self.config else dt.UTC
+        wall = self.clock.wall()
+        _, until = night_bounds(night_of(wall, tz), tz)
+        self.hold = (
+            f"stop button pressed at {_hhmm(wall, tz)}; schedule held until {_hhmm(until, tz)}",
+            until,
+        )
+        self.pending.clear()
+        self._note(self.running.session_id if self.running else None, "button", self.hold[0])
+        if self.running is not None:
+            self.running.engine.stop("stop button")
+        self._wake()
+
+    def stop_button_held(self) -> None:
+        """A long press: trip everything off until a person resets it."""
+        reason = "stop button held"
+        if self.running is not None:
+            self._spawn(self.running.gate.trip(reason))
+        self.trip = reason
+        self._note(None, "trip", reason)
+        self._wake()
+
+    def _need_running(self) -> Running:
+        if self.running is None:
+            raise Refused("no session is running")
+        return self.running
+
+    def _expire_hold(self) -> None:
+        if self.hold and self.clock.wall() >= self.hold[1]:
+            self.hold = None
+
+    # -- status --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Everything ``pc6 ctl status`` shows."""
+        self._expire_hold()
+        config = self.config
+        tz = config.tz if config else dt.UTC
+        running = self.running
+        session = None
+        if running is not None:
+            engine = running.engine
+            session = {
+                "profile": running.profile,
+                "origin": running.origin,
+                "why": running.why,
+                "started": _iso(running.started_wall, tz),
+                "elapsed_s": round(engine.elapsed_s, 3),
+                "remaining_s": round(engine.remaining_s, 3),
+                "paused": engine.paused,
+                "output": round(running.gate.output, 4),
+                "level": engine.scale,
+            }
+        by, why = self._authority()
+        return {
+            "state": self._state(),
+            "control": {"by": by, "why": why},
+            "simulated": self._simulated(),
+            "backend": config.backend if config else None,
+            "kind": config.kind.value if config else None,
+            "session": session,
+            "trip": self.trip,
+            "hold": self.hold[0] if self.hold else None,
+            "snoozed_until": _iso(self.snoozed_until, tz) if self.snoozed_until else None,
+            "config": config.source if config else None,
+            "config_error": self.config_error,
+            "profile_errors": dict(self.profiles.errors),
+            "clock_synced": self.synced or not (config and config.require_clock_sync),
+            "pending": [
+                {"profile": p.profile, "in_s": round(p.due - self.clock.now(), 3)}
+                for p in self.pending
+            ],
+            "next": [
+                {
+                    "at": _iso(o.when, tz),
+                    "profile": o.profile,
+                    **({"note": o.note} if o.note else {}),
+                }
+                for o in self._upcoming(3)
+            ],
+        }
+
+    def _state(self) -> str:
+        if self.config is None:
+            return "config-invalid"
+        if self.trip:
+            return "tripped"
+        if self.running is not None:
+            return "paused" if self.running.engine.paused else "running"
+        return "held" if self.hold else "idle"
+
+    def _authority(self) -> tuple[str, str]:
+        if self.trip:
+            return "safety", f"trip latched: {self.trip}"
+        if self.hold:
+            return "stop-button", self.hold[0]
+        if self.running is not None:
+            return self.running.origin, self.running.why
+        if self.config is None:
+            return "none", f"config invalid: {self.config_error}"
+        if self.config.require_clock_sync and not self.synced:
+            return "schedule", "waiting for the system clock to be synchronized"
+        if self.snoozed_until and self.clock.wall() < self.snoozed_until:
+            return "schedule", f"snoozed until {_hhmm(self.snoozed_until, self.config.tz)}"
+        upcoming = self._upcoming(1)
+        if not upcoming:
+            return "schedule", "nothing scheduled"
+        nxt = upcoming[0]
+        return "schedule", f"next: {nxt.profile} at {_iso(nxt.when, self.config.tz)}"
+
+    def _simulated(self) -> bool:
+        return (
+            self.config is None
+            or self.config.backend == "sim"
+            or bool(self.config.backend_options.get("sim_pins"))
+        )
+
+    def status_line(self) -> str:
+        """One line for systemd and logs."""
+        by, why = self._authority()
+        tag = " · SIMULATED" if self._simulated() else ""
+        return f"{self._state()} · {by}: {why}{tag}"
+
+    def _summary(self) -> str:
+        if self.config is None:
+            return f"config invalid: {self.config_error}"
+        sim = "SIMULATED — nothing physical moves; " if self._simulated() else ""
+        return (
+            f"{sim}backend {self.config.backend}/{self.config.kind}, "
+            f"{len(self.config.schedule)} schedule entries, config {self.config.source}"
+        )
+
+    def _note(self, session_id: int | None, kind: str, detail: str) -> None:
+        try:
+            self.journal.event(session_id, at=self.clock.wall(), kind=kind, detail=detail)
+        except PC6Error:
+            logger.exception("journal write failed (%s: %s)", kind, detail)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _hhmm(when: float, tz: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(when, tz).strftime("%H:%M")
+
+
+def _iso(when: float, tz: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(when, tz).isoformat(timespec="seconds")
