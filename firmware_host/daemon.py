@@ -124,6 +124,7 @@ class Daemon:
         self._preloaded = config
         self._config_stamp: tuple[int, int] | None = None
         self._journal = journal
+        self._journal_given = journal is not None
         self.running: Running | None = None
         self.pending: list[Pending] = []
         self.trip: str | None = None
@@ -153,7 +154,8 @@ class Daemon:
 
     async def run(self) -> None:
         """Serve until :meth:`request_stop`; outputs are off when it returns."""
-        self.reload()
+        if self.config is None and self.config_error is None:
+            self.reload()
         self._note(None, "daemon", f"started; {self._summary()}")
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None
@@ -177,7 +179,8 @@ class Daemon:
         """Read the config and its profiles again; returns the error that keeps it unusable."""
         try:
             config = self._preloaded or load_config(self.config_path)
-            store = ProfileStore(config.profile_dirs)
+            same = self.config is not None and self.config.profile_dirs == config.profile_dirs
+            store = self.profiles if same else ProfileStore(config.profile_dirs)
             for i, entry in enumerate(config.schedule):
                 self._check_profile(store, config, entry.profile, f"schedule[{i}].profile")
         except PC6Error as err:
@@ -191,8 +194,17 @@ class Daemon:
         if self.config_error or (self.config and self.config.sha256 != config.sha256):
             self._note(None, "config", f"loaded {config.source}")
         self.config, self.config_error, self.profiles = config, None, store
+        self._follow_journal(config.journal)
         self._config_stamp = _stamp(self.config_path)
         return None
+
+    def _follow_journal(self, path: Path) -> None:
+        """Move to the configured journal (an invalid config had left us on the default)."""
+        if self._journal_given or self._journal is None or self._journal.path == path:
+            return
+        if self.running is None:
+            self._journal.close()
+            self._journal = None
 
     @staticmethod
     def _check_profile(store: ProfileStore, config: Config, name: str, key: str) -> None:

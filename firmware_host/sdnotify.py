@@ -62,6 +62,8 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Never block the loop that drives sessions on a busy manager: drop instead.
+                self._sock.setblocking(False)
             self._sock.sendto(payload, target)
         except OSError as err:  # the manager is gone or busy; the watchdog will tell
             logger.warning("sd_notify to %s failed: %s", self.address, err)

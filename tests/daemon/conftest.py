@@ -92,6 +92,7 @@ async def night(
     daemon = Daemon(
         config, clock=clock, notifier=options.pop("notifier", Notifier(None)), **options
     )
+    daemon.reload()  # as `pc6 daemon` does before it opens the control socket
     task = asyncio.get_running_loop().create_task(daemon.run())
     if during is not None:
         await during(daemon, clock)

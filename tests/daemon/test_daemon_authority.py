@@ -1,0 +1,209 @@
+"""Who is in control: stop button > manual command > schedule; trips; snooze; clock steps.
+
+All on the virtual clock, through the same protocol handler the socket uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import night, run_virtual, started_at, utc, write_config
+
+from firmware_host.actuator import ActuatorKind
+from firmware_host.clock import LoopClock
+from firmware_host.config import Config
+from firmware_host.control import Peer, handle_line
+from firmware_host.daemon import Daemon, default_actuator
+from firmware_host.journal import Journal
+
+ME = Peer(1, 1000, 1000)
+LONG = """\
+name = "long"
+description = "Ten minutes of steady vibration."
+kinds = ["vibration"]
+intent = "other"
+[[steps]]
+ramp = 0.4
+over = "5s"
+[[steps]]
+hold = "10m"
+[[steps]]
+ramp = 0.0
+over = "5s"
+"""
+# 1 June 2026 in Berlin is CEST (UTC+2): 22:00 local is 20:00 UTC.
+T0 = utc(2026, 6, 1, 19, 50)
+
+
+def local(hh: int, mm: int, ss: int = 0) -> float:
+    """Epoch of a local (CEST) time on the evening of 1 June 2026."""
+    return utc(2026, 6, 1, hh - 2, mm, ss)
+
+
+async def until(clock: LoopClock, when: float) -> None:
+    await clock.sleep_until(clock.now() + (when - clock.wall()))
+
+
+async def ctl(daemon: Daemon, cmd: str, **fields: Any) -> dict[str, Any]:
+    import json
+
+    return await handle_line(daemon, json.dumps({"cmd": cmd, **fields}).encode(), ME)
+
+
+def _events(home: Path, kind: str) -> list[str]:
+    with Journal(home / "journal.sqlite") as journal:
+        return [d for _, _, k, d in journal.events_between(0, 2e9) if k == kind]
+
+
+def test_order_of_authority(home: Path) -> None:
+    (home / "profiles" / "long.toml").write_text(LONG)
+    config = write_config(
+        home,
+        """
+[[schedule]]
+at = "22:00"
+profile = "long"
+[[schedule]]
+at = "22:05"
+profile = "short"
+[[schedule]]
+at = "22:30"
+profile = "short"
+[limits.vibration]
+soft_stop_s = 1
+""",
+    )
+    seen: dict[str, Any] = {}
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 1))
+        seen["scheduled"] = (await ctl(daemon, "status"))["control"]
+        await until(clock, local(22, 2))
+        assert (await ctl(daemon, "start", profile="short"))["ok"]  # manual beats schedule
+        seen["manual"] = (await ctl(daemon, "status"))["control"]
+        await until(clock, local(22, 3))
+        assert (await ctl(daemon, "start", profile="long"))["ok"]
+        await until(clock, local(22, 6))  # the 22:05 short was skipped: manual runs
+        assert daemon.running is not None and daemon.running.profile == "long"
+        daemon.stop_button_pressed()  # the button beats everything
+        await until(clock, local(22, 7))
+        seen["button"] = await ctl(daemon, "status")
+        seen["refused"] = await ctl(daemon, "start", profile="short")
+        await until(clock, local(22, 31))  # the 22:30 short is held too
+        seen["reset"] = await ctl(daemon, "reset")
+        seen["after"] = await ctl(daemon, "start", profile="short")
+
+    run_virtual(lambda: night(config, T0, local(22, 40), during=script))
+
+    assert seen["scheduled"] == {"by": "schedule", "why": "schedule[0] at 22:00"}
+    assert seen["manual"]["by"] == "manual"
+    assert seen["button"]["state"] == "held" and seen["button"]["control"]["by"] == "stop-button"
+    assert "stop button pressed at 22:06" in seen["button"]["control"]["why"]
+    assert not seen["refused"]["ok"] and "stop button pressed" in seen["refused"]["error"]
+    assert "stop button pressed at 22:06" in seen["reset"]["cleared"][0]
+    assert seen["after"]["ok"]
+    assert [(round(t), p) for t, p in started_at(home)] == [
+        (local(22, 0), "long"),
+        (local(22, 2), "short"),
+        (local(22, 3), "long"),
+        (local(22, 31), "short"),
+    ]
+    skipped = _events(home, "schedule")
+    assert any("22:05" in s or "manual session is still running" in s for s in skipped)
+    assert any("stop button pressed" in s for s in skipped)
+    with Journal(home / "journal.sqlite") as journal:
+        rows = list(reversed(journal.recent(10)))
+    assert rows[0].reason == "stopped" and "replaced by a manual start" in (rows[0].detail or "")
+    assert rows[2].reason == "stopped" and rows[2].detail == "stop button"
+    assert [r.origin for r in rows] == ["schedule", "manual", "manual", "manual"]
+
+
+def test_trip_latches_until_reset(home: Path) -> None:
+    config = write_config(home, '[[schedule]]\nat = "22:10"\nprofile = "short"\n')
+    made: list[Any] = []
+
+    def factory(cfg: Config, kind: ActuatorKind) -> Any:
+        made.append(default_actuator(cfg, kind))
+        return made[-1]
+
+    seen: dict[str, Any] = {}
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 0))
+        assert (await ctl(daemon, "start", profile="short"))["ok"]
+        await until(clock, local(22, 0, 10))
+        made[-1].inner.fail_next = "motor driver overheated"
+        await until(clock, local(22, 1))
+        seen["status"] = await ctl(daemon, "status")
+        seen["refused"] = await ctl(daemon, "start", profile="short")
+        await until(clock, local(22, 11))  # the scheduled session is skipped
+        seen["reset"] = await ctl(daemon, "reset")
+        seen["again"] = await ctl(daemon, "start", profile="short")
+
+    run_virtual(lambda: night(config, T0, local(22, 20), during=script, actuator_factory=factory))
+    status = seen["status"]
+    assert status["state"] == "tripped" and status["control"]["by"] == "safety"
+    assert "motor driver overheated" in status["trip"]
+    assert "safety trip latched" in seen["refused"]["error"]
+    assert "motor driver overheated" in seen["reset"]["cleared"][0]
+    assert seen["again"]["ok"]
+    assert any("safety trip latched" in s for s in _events(home, "schedule"))
+    assert any("motor driver overheated" in s for s in _events(home, "trip"))
+
+
+def test_snooze_skips_scheduled_sessions(home: Path) -> None:
+    config = write_config(
+        home,
+        '[[schedule]]\nat = "22:10"\nprofile = "short"\n'
+        '[[schedule]]\nat = "23:00"\nprofile = "short"\n',
+    )
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 0))
+        assert (await ctl(daemon, "snooze", duration="30m"))["ok"]
+
+    run_virtual(lambda: night(config, T0, local(23, 10), during=script))
+    assert [round(t) for t, _ in started_at(home)] == [local(23, 0)]
+    assert any("snoozed until 22:30" in s for s in _events(home, "schedule"))
+
+
+def test_wall_clock_steps(home: Path) -> None:
+    """Forward over a session: journaled as missed. Backward: nothing runs twice."""
+    config = write_config(
+        home,
+        '[[schedule]]\nat = "22:00"\nprofile = "short"\n'
+        '[[schedule]]\nat = "23:00"\nprofile = "short"\n[daemon]\ncheck_every = "1m"\n',
+    )
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(21, 55))
+        clock._epoch += 3600  # NTP steps the clock an hour forward, past 22:00
+        await until(clock, local(23, 30))
+        clock._epoch -= 3600  # …and back again, before 23:00: it already ran
+        await until(clock, local(23, 30))
+
+    run_virtual(lambda: night(config, T0, local(23, 40), during=script))
+    assert [round(t) for t, _ in started_at(home)] == [local(23, 0)]
+    assert any("missed: due at 22:00" in s for s in _events(home, "schedule"))
+
+
+def test_waits_for_clock_sync(home: Path) -> None:
+    config = write_config(home, '[[schedule]]\nat = "22:00"\nprofile = "short"\n')
+    config.write_text(
+        config.read_text().replace("require_clock_sync = false", "require_clock_sync = true")
+    )
+    synced = {"now": False}
+    seen: dict[str, Any] = {}
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 1))
+        seen["waiting"] = (await ctl(daemon, "status"))["control"]["why"]
+        synced["now"] = True
+
+    run_virtual(
+        lambda: night(config, T0, local(22, 20), during=script, clock_synced=lambda: synced["now"])
+    )
+    assert seen["waiting"] == "waiting for the system clock to be synchronized"
+    ((started, _),) = started_at(home)
+    assert local(22, 1) <= started <= local(22, 1, 31)  # within one check once synced
