@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 EXIT_INVALID = 2
-EXTENSIONS = ("firmware_host.log_cli",)
+EXTENSIONS = ("firmware_host.log_cli", "firmware_host.ctl_cli", "firmware_host.daemon_cli")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--port", help="serial port of the band (serial backend)")
     run.add_argument("--address", help="BLE address of the band (ble backend)")
+    run.add_argument("--stop-button", type=int, metavar="GPIO",
+                     help="a push button on this GPIO: press to stop softly, hold 2 s to trip")
     run.add_argument("--journal", metavar="PATH", help="journal database (default: XDG state)")
     run.set_defaults(handler=_cmd_run)
 
@@ -157,6 +159,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             max_level=args.max_level,
             journal=Path(args.journal) if args.journal else None,
             backend_options=options,
+            stop_button=args.stop_button,
         )
     )
 
