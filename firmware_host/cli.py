@@ -53,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--port", help="serial port of the band (serial backend)")
     run.add_argument("--address", help="BLE address of the band (ble backend)")
-    run.add_argument("--stop-button", type=int, metavar="GPIO",
-                     help="a push button on this GPIO: press to stop softly, hold 2 s to trip")
+    run.add_argument(
+        "--stop-button",
+        type=int,
+        metavar="GPIO",
+        help="a push button on this GPIO: press to stop softly, hold 2 s to trip",
+    )
     run.add_argument("--journal", metavar="PATH", help="journal database (default: XDG state)")
     run.set_defaults(handler=_cmd_run)
 

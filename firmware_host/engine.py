@@ -294,7 +294,7 @@ class Engine:
         ramp = self.gate.limits.soft_stop_s * level
         self._event("resumed", f"ramping up over {ramp:.1f} s")
         await self.gate.command(level, ramp)
-        await self.clock.sleep_until(self.clock.now() + ramp)
+        await self.gate.serve_until(self.clock.now() + ramp)
         self._anchor = self.clock.now() - self.position_ms / 1000
 
     async def _quiet(self) -> None:

@@ -45,6 +45,7 @@ class RunOptions:
     max_level: float | None = None
     journal: Path | None = None
     backend_options: dict[str, Any] = field(default_factory=dict)
+    stop_button: int | None = None  # GPIO of a push button: press = stop, hold = trip
     limits: dict[str, Any] = field(default_factory=dict)
     out: IO[str] = sys.stdout
     err: IO[str] = sys.stderr
@@ -180,7 +181,7 @@ class _Session:
             engine = self.engine = Engine(self.timeline, gate, clock)
             if self.stop_request:
                 engine.stop(self.stop_request)
-            with self._progress(engine):
+            with self._progress(engine), self._button(engine, gate):
                 result = await engine.run()
         except PC6Error as err:
             result = SessionResult(EndReason.TRIPPED, str(err))
@@ -227,6 +228,19 @@ class _Session:
                 loop.remove_signal_handler(sig)
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+    @contextlib.contextmanager
+    def _button(self, engine: Engine, gate: SafetyGate) -> Any:
+        if self.o.stop_button is None:
+            yield
+            return
+        from .stop_button import attach_stop_button
+
+        detach = attach_stop_button(engine, gate, self.o.stop_button)
+        try:
+            yield
+        finally:
+            detach()
 
     @contextlib.contextmanager
     def _progress(self, engine: Engine) -> Any:

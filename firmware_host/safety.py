@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,6 +75,7 @@ class SafetyGate:
         self._last_send = 0.0
         self._session_start = 0.0
         self._desired: tuple[float, float] = (0.0, 0.0)  # level, absolute end of its ramp
+        self._sent = 0.0  # the last level a stepping backend was given
         self._unsubscribe: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
@@ -151,14 +153,9 @@ class SafetyGate:
             times.append(self._rest_until)
         if moving and self._motion.vb == 0:
             times.append(self._motion.tb)  # a press ends: rest starts to count
-        wanted = min(self._desired[0], self.max_level)
-        if (
-            not self.actuator.capabilities.can_ramp
-            and wanted > self._motion.vb + 1e-9
-            and not self.finished
-            and self._rest_until <= now
-        ):
-            times.append(now + 0.05)  # a stepped rise held back by the soft-start limit
+        step = self._next_step_time(now)
+        if step is not None:
+            times.append(step)
         times.append(self._session_start + self.limits.max_session_s)
         return min(times)
 
@@ -180,8 +177,17 @@ class SafetyGate:
             await self.command(0.0, ramp)
         except SafetyTrip:
             return
-        await self.clock.sleep_until(self.clock.now() + ramp)
-        await self.poll()
+        await self.serve_until(self.clock.now() + ramp)
+
+    async def serve_until(self, until: float) -> None:
+        """Wait until ``until`` while acting on the gate's own deadlines (steps, leases)."""
+        while True:
+            due = self.next_deadline()
+            wake = until if due is None else min(until, due)
+            await self.clock.sleep_until(wake)
+            await self.poll()
+            if self.clock.now() + EPSILON_S >= until or self.tripped:
+                return
 
     async def trip(self, reason: str) -> None:
         """Latch outputs off until :meth:`reset`."""
@@ -211,12 +217,6 @@ class SafetyGate:
         current = self._motion.at(now)
         if limited > current:
             ramp_s = self._soft_start(current, limited, ramp_s)
-            if not self.actuator.capabilities.can_ramp and ramp_s > 0:
-                # A stepping actuator: go as far as the rise limit allows by now.
-                limited = min(limited, current + self.limits.max_rise_per_s * 0.05)
-                ramp_s = 0.0
-        if not self.actuator.capabilities.can_ramp:
-            ramp_s = 0.0
         await self._send(now, limited, ramp_s)
         return limited
 
@@ -233,21 +233,67 @@ class SafetyGate:
             level > 0 or moving
         ) and now - self._last_send >= self.lease_s * LEASE_REFRESH_FRACTION - EPSILON_S
         same = level == motion.vb and abs(max(now, motion.tb) - (now + ramp_s)) < EPSILON_S
-        if same and not due:
+        if not self._stepping:
+            if same and not due:
+                return
+            await self._set(level, ramp_s)
+            if self.recorder is not None:
+                self.recorder.record(now, level, ramp_s)
+        start = motion.at(now)
+        if self._on_since is None and (level > 0 or start > 0):
+            self._on_since = now
+        self._motion = _Motion(now, start, _us(now + ramp_s), level)
+        if self._stepping:
+            await self._step(now, due)
             return
+        self._last_send = now
+
+    @property
+    def _stepping(self) -> bool:
+        return not self.actuator.capabilities.can_ramp
+
+    async def _step(self, now: float, due: bool) -> None:
+        """A backend that cannot ramp gets the gate's ramps as steps of its resolution."""
+        motion = self._motion
+        actual = self._quantise(motion.at(now))
+        edge = self._next_step_time(now, self._sent)
+        if edge is not None and now + EPSILON_S >= edge and actual == self._sent:
+            # Float rounding may leave the level a hair short of the edge that woke us:
+            # step anyway, so a stepped ramp always makes progress.
+            unit = 1 / max(1, self.actuator.capabilities.resolution)
+            actual = self._sent + (unit if motion.vb > self._sent else -unit)
+        if actual == self._sent and not due:
+            return
+        await self._set(actual, 0.0)
+        self._sent = actual
+        self._last_send = now
+        if self.recorder is not None:
+            self.recorder.record(now, actual, 0.0)
+
+    def _quantise(self, level: float) -> float:
+        resolution = max(1, self.actuator.capabilities.resolution)
+        return math.floor(level * resolution + 0.5) / resolution
+
+    def _next_step_time(self, now: float, sent: float | None = None) -> float | None:
+        """When the quantised output of a stepped ramp in progress changes next."""
+        motion = self._motion
+        if not self._stepping or motion.tb <= now + EPSILON_S or motion.va == motion.vb:
+            return None
+        if self._quantise(motion.vb) == (self._sent if sent is None else sent):
+            return None
+        resolution = max(1, self.actuator.capabilities.resolution)
+        index = round((self._sent if sent is None else sent) * resolution)
+        edge = (index + (0.5 if motion.vb > motion.va else -0.5)) / resolution
+        frac = (edge - motion.va) / (motion.vb - motion.va)
+        return min(motion.tb, max(now, _us(motion.ta + frac * (motion.tb - motion.ta))))
+
+    async def _set(self, level: float, ramp_s: float) -> None:
         lease = self.lease_s if (level > 0 or ramp_s > 0) else 0.0
         try:
             await self.actuator.set_level(level, lease_s=lease, ramp_s=ramp_s)
         except Exception as err:
             await self.trip(f"actuator failed: {err}")
             raise SafetyTrip(self.tripped or str(err)) from err
-        start = motion.at(now)
-        if self._on_since is None and (level > 0 or start > 0):
-            self._on_since = now
-        self._motion = _Motion(now, start, _us(now + ramp_s), level)
-        self._last_send = now
-        if self.recorder is not None:
-            self.recorder.record(now, level, ramp_s)
 
     def _account(self, now: float) -> None:
         """Advance on-time bookkeeping to ``now``; apply caps that have run out."""
@@ -308,10 +354,11 @@ class SafetyGate:
             await self.actuator.off()
         except Exception:  # off() must never raise; a backend that does is logged
             logger.exception("actuator off() raised")
-        if self.recorder is not None and self._motion.at(now) != 0:
-            self.recorder.record(now, 0.0)
+        if self.recorder is not None:
+            self.recorder.record(now, 0.0)  # a no-op when the trace is already at 0
         self._motion = _Motion(now, 0.0, now, 0.0)
         self._desired = (0.0, now)
+        self._sent = 0.0
 
     def _fault_from_backend(self, reason: str) -> None:
         task = asyncio.get_running_loop().create_task(self.trip(reason))

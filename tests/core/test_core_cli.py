@@ -22,9 +22,13 @@ def _env(tmp: Path) -> dict[str, str]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_mid_session_ramps_down_journals_and_exits_0(sig: int, tmp_path: Path) -> None:
     trace = tmp_path / "trace.csv"
-    proc = subprocess.Popen([*PC6, "run", "sleep-onset", "--trace", str(trace)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(tmp_path))
+    proc = subprocess.Popen(
+        [*PC6, "run", "sleep-onset", "--trace", str(trace)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+    )
     assert proc.stdout is not None
     assert "SIMULATED" in proc.stdout.readline()
     assert proc.stdout.readline().startswith("profile sleep-onset")  # the session is running
@@ -42,18 +46,26 @@ def test_signal_mid_session_ramps_down_journals_and_exits_0(sig: int, tmp_path: 
 
 
 def test_help_does_not_import_heavy_libraries(tmp_path: Path) -> None:
-    code = ("import sys; from firmware_host.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('numpy', 'bleak', 'gpiozero', 'matplotlib', 'serial', 'bumble')"
-            " if m in sys.modules]\nprint('HEAVY', heavy)")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_env(tmp_path), timeout=60)
+    code = (
+        "import sys; from firmware_host.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numpy', 'bleak', 'gpiozero', 'matplotlib', 'serial', 'bumble')"
+        " if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path), timeout=60
+    )
     assert "HEAVY []" in run.stdout
 
 
 def test_profile_show_prints_figures_and_a_plot(tmp_path: Path) -> None:
-    run = subprocess.run([*PC6, "profile", "show", "evening-pc6"], capture_output=True,
-                         text=True, env=_env(tmp_path), timeout=60)
+    run = subprocess.run(
+        [*PC6, "profile", "show", "evening-pc6"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
     assert run.returncode == 0
     for word in ("duration", "on-time", "duty", "dose", "peak", "longest on", "└"):
         assert word in run.stdout
@@ -61,20 +73,31 @@ def test_profile_show_prints_figures_and_a_plot(tmp_path: Path) -> None:
 
 def test_profile_plot_writes_a_png(tmp_path: Path) -> None:
     out = tmp_path / "night.png"
-    run = subprocess.run([*PC6, "profile", "plot", "night-gentle", "-o", str(out)],
-                         capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    run = subprocess.run(
+        [*PC6, "profile", "plot", "night-gentle", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_profile_list_names_the_library(tmp_path: Path) -> None:
-    run = subprocess.run([*PC6, "profile", "list"], capture_output=True, text=True,
-                         env=_env(tmp_path), timeout=60)
+    run = subprocess.run(
+        [*PC6, "profile", "list"], capture_output=True, text=True, env=_env(tmp_path), timeout=60
+    )
     assert run.returncode == 0
     assert "night-gentle" in run.stdout and "breathing-press" in run.stdout
 
 
 def test_unknown_backend_is_invalid_input(tmp_path: Path) -> None:
-    run = subprocess.run([*PC6, "run", "fitting-test", "--backend", "telepathy"],
-                         capture_output=True, text=True, env=_env(tmp_path), timeout=60)
+    run = subprocess.run(
+        [*PC6, "run", "fitting-test", "--backend", "telepathy"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
     assert run.returncode == 2 and "known backends" in run.stderr

@@ -32,11 +32,15 @@ def step(draw: st.DrawFn, depth: int = 0) -> str:
     if kind == "set":
         return f"set = {draw(levels)}\nfor = {draw(durations)}\n"
     if kind == "pulses":
-        return (f"pulses = {draw(st.integers(1, 6))}\nlevel = {draw(levels)}\n"
-                f"on = {draw(durations)}\noff = {draw(durations)}\n")
+        return (
+            f"pulses = {draw(st.integers(1, 6))}\nlevel = {draw(levels)}\n"
+            f"on = {draw(durations)}\noff = {draw(durations)}\n"
+        )
     if kind == "breathe":
-        return (f"breathe = {draw(st.integers(1, 3))}\nlevel = {draw(levels)}\n"
-                f'inhale = {draw(durations)}\nexhale = "20s"\nrise = "1s"\nfall = "1s"\n')
+        return (
+            f"breathe = {draw(st.integers(1, 3))}\nlevel = {draw(levels)}\n"
+            f'inhale = {draw(durations)}\nexhale = "20s"\nrise = "1s"\nfall = "1s"\n'
+        )
     if kind == "envelope":
         n = draw(st.integers(2, 5))
         pts = ", ".join(f'["{i}s", {draw(levels)}]' for i in range(n))
@@ -62,15 +66,20 @@ def profile_text(draw: st.DrawFn) -> str:
 
 
 controls = st.lists(
-    st.tuples(st.floats(0.1, 120), st.sampled_from(["pause", "resume", "scale", "stop"]),
-              st.floats(0, 3)),
+    st.tuples(
+        st.floats(0.1, 120), st.sampled_from(["pause", "resume", "scale", "stop"]), st.floats(0, 3)
+    ),
     max_size=6,
 )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=profile_text(), kind=st.sampled_from(["vibration", "pressure"]), cmds=controls,
-       max_level=st.one_of(st.none(), st.floats(0.05, 1.0)))
+@given(
+    text=profile_text(),
+    kind=st.sampled_from(["vibration", "pressure"]),
+    cmds=controls,
+    max_level=st.one_of(st.none(), st.floats(0.05, 1.0)),
+)
 def test_outputs_never_exceed_caps_and_sessions_end_at_zero(
     text: str, kind: str, cmds: list[tuple[float, str, float]], max_level: float | None
 ) -> None:

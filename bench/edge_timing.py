@@ -1,0 +1,90 @@
+"""Edge timing on the real clock: a 20 s pulse train with 100 edges a second.
+
+Plays the same pattern three ways, side by side:
+  pc6 RealClock    the engine on the real clock (timer thread to absolute deadlines)
+  asyncio call_at  the same engine on asyncio's own timers (LoopClock on a real loop)
+  gpiozero blink   gpiozero's PWMOutputDevice.blink() on its MockFactory (relative sleeps)
+
+For each: p50, p99 and max lateness of every edge against the ideal edge time, and the
+drift of the last edge. Usage: python bench/edge_timing.py [--seconds 20]
+Goal (issue 2): p99 ≤ 1.5 ms, max ≤ 5 ms on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import numpy as np
+
+from firmware_host.clock import LoopClock, RealClock
+from firmware_host.engine import Engine
+from firmware_host.limits import limits_for
+from firmware_host.profile import parse_profile
+from firmware_host.safety import SafetyGate
+from firmware_host.timeline import Timeline, compile_profile
+from firmware_host.trace import TraceRecorder
+from sim.actuator import SimActuator
+
+PERIOD_MS = 20  # 10 ms on, 10 ms off: 100 edges a second
+
+
+def pulse_train(seconds: float) -> Timeline:
+    text = (
+        f'name = "bench"\ndescription = "edges"\nkinds = ["vibration"]\n[[steps]]\n'
+        f'pulses = {int(seconds * 1000 / PERIOD_MS)}\nlevel = 1.0\non = "10ms"\n'
+        f'off = "10ms"\n'
+    )
+    return compile_profile(parse_profile(text))
+
+
+async def play(timeline: Timeline, clock: RealClock | LoopClock) -> np.ndarray:
+    act = SimActuator("vibration", now=time.monotonic)
+    gate = SafetyGate(act, clock, limits_for(act.kind))
+    await gate.open(TraceRecorder(clock.now()))
+    result = await Engine(timeline, gate, clock).run()
+    await gate.close()
+    return np.array(result.lateness_s)
+
+
+def gpiozero_blink(seconds: float) -> np.ndarray:
+    from gpiozero import PWMOutputDevice
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    factory = MockFactory(pin_class=MockPWMPin)
+    device = PWMOutputDevice(17, pin_factory=factory)
+    pin = factory.pin(17)
+    pin.clear_states()
+    n = int(seconds * 1000 / PERIOD_MS)
+    device.blink(on_time=0.01, off_time=0.01, n=n, background=False)
+    device.close()
+    deltas = np.array([s.timestamp for s in pin.states[1:]])  # each is the delta since the last
+    times = np.cumsum(deltas)
+    times = times - times[0]
+    ideal = np.arange(len(times)) * (PERIOD_MS / 2000)
+    return times - ideal
+
+
+def report(name: str, late: np.ndarray) -> None:
+    ms = late * 1000
+    print(
+        f"{name:<16} edges {len(ms):>5}  p50 {np.percentile(ms, 50):7.3f} ms  p99 "
+        f"{np.percentile(ms, 99):7.3f} ms  max {ms.max():7.3f} ms  drift at end "
+        f"{ms[-1]:8.2f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    timeline = pulse_train(args.seconds)
+    print(f"{args.seconds:g} s pulse train, {len(timeline)} breakpoints, 100 edges/s")
+    report("pc6 RealClock", asyncio.run(play(timeline, RealClock())))
+    report("asyncio call_at", asyncio.run(play(timeline, LoopClock(simulated=False))))
+    report("gpiozero blink", gpiozero_blink(args.seconds))
+
+
+if __name__ == "__main__":
+    main()
