@@ -52,6 +52,7 @@ class Capabilities:
 
 
 FaultListener = Callable[[str], None]
+LinkListener = Callable[[bool, str], None]
 
 
 class Actuator(abc.ABC):
@@ -65,6 +66,7 @@ class Actuator(abc.ABC):
 
     def __init__(self) -> None:
         self._fault_listeners: list[FaultListener] = []
+        self._link_listeners: list[LinkListener] = []
 
     @property
     def kind(self) -> ActuatorKind:
@@ -110,6 +112,24 @@ class Actuator(abc.ABC):
                 listener(reason)
             except Exception:  # one broken listener must not hide the fault from the rest
                 logger.exception("fault listener failed")
+
+    def on_link(self, listener: LinkListener) -> Callable[[], None]:
+        """Call ``listener(up, reason)`` when the link to a band drops or comes back.
+
+        A dropped link is not a fault of the wearer's session: the band turns itself off
+        when its lease runs out, and the engine holds until the link is back, then resumes
+        with a ramp. Backends without a link never call it. Returns an undo callable.
+        """
+        self._link_listeners.append(listener)
+        return lambda: self._link_listeners.remove(listener)
+
+    def report_link(self, up: bool, reason: str) -> None:
+        """Tell every link listener that the link went down (``up=False``) or came back."""
+        for listener in list(self._link_listeners):
+            try:
+                listener(up, reason)
+            except Exception:  # one broken listener must not hide the news from the rest
+                logger.exception("link listener failed")
 
     async def __aenter__(self) -> Actuator:
         await self.open()

@@ -34,6 +34,7 @@ class EndReason(enum.StrEnum):
     STOPPED = "stopped"
     LIMIT = "limit"
     TRIPPED = "tripped"
+    LINK_LOST = "link lost"
 
 
 @dataclass
@@ -106,7 +107,13 @@ class Engine:
     """Plays one session of a timeline."""
 
     def __init__(
-        self, timeline: Timeline, gate: SafetyGate, clock: Clock, *, scale: float = 1.0
+        self,
+        timeline: Timeline,
+        gate: SafetyGate,
+        clock: Clock,
+        *,
+        scale: float = 1.0,
+        link_grace_s: float = 300.0,
     ) -> None:
         self.timeline = timeline
         self.gate = gate
@@ -115,6 +122,8 @@ class Engine:
         self.position_ms = 0.0
         self.paused = False
         self._stop_reason: str | None = None
+        self._link_down: str | None = None
+        self.link_grace_s = link_grace_s  # how long to wait for a lost band before giving up
         self._replan = False
         self._waiter: asyncio.Future[None] | None = None
         self._anchor = 0.0  # clock time of timeline position 0
@@ -223,13 +232,7 @@ class Engine:
         """Wait until timeline time ``t_ms``, serving the gate; False if interrupted."""
         deadline = self._anchor + t_ms / 1000
         while True:
-            if (
-                self._stop_reason
-                or self.paused
-                or self._replan
-                or self.gate.finished
-                or self.gate.tripped
-            ):
+            if self._interrupted_flags():
                 self.position_ms = max(
                     self.position_ms, min(t_ms, (self.clock.now() - self._anchor) * 1000)
                 )
@@ -246,7 +249,8 @@ class Engine:
 
     def _interrupted_flags(self) -> bool:
         return bool(
-            self._stop_reason
+            self._link_down
+            or self._stop_reason
             or self.paused
             or self._replan
             or self.gate.finished
@@ -278,10 +282,28 @@ class Engine:
             self.result.reason, self.result.detail = EndReason.STOPPED, self._stop_reason
             await self.gate.soft_stop()
             return True
+        if self._link_down:
+            if not await self._hold_for_link():
+                self.result.reason = EndReason.LINK_LOST
+                self.result.detail = f"{self._link_down}; not back within {self.link_grace_s:g} s"
+                return True
+            return await self._handle_control()
         if self.paused:
             await self._pause()
             return await self._handle_control()
         return False
+
+    async def _hold_for_link(self) -> bool:
+        """Hold the timeline while the band is unreachable; True once it is back."""
+        give_up = self.clock.now() + self.link_grace_s
+        while self._link_down and not self._stop_reason and not self.gate.tripped:
+            if self.clock.now() + EPSILON_S >= give_up:
+                return False
+            await self._sleep(give_up)
+        if self._stop_reason or self.gate.tripped:
+            return True  # the caller ends the session for that reason
+        await self._ramp_back_up("link back")
+        return True
 
     async def _pause(self) -> None:
         self._event("paused", f"at {self.position_ms / 1000:.1f} s")
@@ -290,9 +312,13 @@ class Engine:
             await self._sleep(self.clock.now() + 3600.0)
         if self._stop_reason or self.gate.tripped:
             return
+        await self._ramp_back_up("resumed")
+
+    async def _ramp_back_up(self, why: str) -> None:
+        """Never resume with a step: ramp to where the timeline is, then go on from there."""
         level = min(self.gate.max_level, self.timeline.level_at(self.position_ms) * self.scale)
-        ramp = self.gate.limits.soft_stop_s * level
-        self._event("resumed", f"ramping up over {ramp:.1f} s")
+        ramp = max(1.0, self.gate.limits.soft_stop_s) * level
+        self._event("resumed", f"{why}: ramping up over {ramp:.1f} s")
         await self.gate.command(level, ramp)
         await self.gate.serve_until(self.clock.now() + ramp)
         self._anchor = self.clock.now() - self.position_ms / 1000
@@ -314,7 +340,17 @@ class Engine:
         self.result.max_lateness_s = max(self.result.max_lateness_s, late)
 
     def _on_gate_event(self, kind: str, data: dict[str, object]) -> None:
-        self._event(kind, str(data.get("reason", "")))
+        reason = str(data.get("reason", ""))
+        if kind == "link":
+            self._link_down = None if data.get("up") else reason
+            if not data.get("up"):
+                self._event("link lost", reason)
+                self._interrupt()
+            else:
+                self._event("link back", reason)
+                self._interrupt()
+            return
+        self._event(kind, reason)
         self._interrupt()
 
     def _event(self, kind: str, detail: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .actuator import Actuator
 from .clock import EPSILON_S, Clock
-from .errors import SafetyTrip
+from .errors import LinkError, SafetyTrip
 from .limits import HARD_LIMITS, Limits
 from .trace import TraceRecorder
 
@@ -76,6 +76,8 @@ class SafetyGate:
         self._session_start = 0.0
         self._desired: tuple[float, float] = (0.0, 0.0)  # level, absolute end of its ramp
         self._sent = 0.0  # the last level a stepping backend was given
+        self.link_down: str | None = None  # why the link to the band is down, if it is
+        self._undo_link: Callable[[], None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
@@ -89,6 +91,7 @@ class SafetyGate:
         self._session_start = self._last_t = self._last_send = now
         self._motion = _Motion(now, 0.0, now, 0.0)
         self._unsubscribe = self.actuator.on_fault(self._fault_from_backend)
+        self._undo_link = self.actuator.on_link(self._link_changed)
         try:
             await self.actuator.open()
         except Exception as err:
@@ -101,6 +104,9 @@ class SafetyGate:
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._undo_link:
+            self._undo_link()
+            self._undo_link = None
         try:
             await self.actuator.close()
         except Exception:  # closing must not hide why we are closing
@@ -140,6 +146,8 @@ class SafetyGate:
         """When the gate must act next without a new command (lease, caps, rest)."""
         if self.tripped:
             return None
+        if self.link_down:
+            return self._session_start + self.limits.max_session_s
         now = self.clock.now()
         out = self._motion.at(now)
         moving = self._motion.tb > now + EPSILON_S
@@ -209,6 +217,8 @@ class SafetyGate:
     # -- inside -------------------------------------------------------------------------
 
     async def _apply(self, now: float, level: float, ramp_s: float) -> float:
+        if self.link_down:
+            return 0.0  # the band is off by its own lease; nothing can reach it now
         limited = min(max(level, 0.0), self.max_level)
         if self.finished:
             limited = 0.0
@@ -236,7 +246,10 @@ class SafetyGate:
         if not self._stepping:
             if same and not due:
                 return
-            await self._set(level, ramp_s)
+            try:
+                await self._set(level, ramp_s)
+            except _LinkDown:
+                return
             if self.recorder is not None:
                 self.recorder.record(now, level, ramp_s)
         start = motion.at(now)
@@ -264,7 +277,10 @@ class SafetyGate:
             actual = self._sent + (unit if motion.vb > self._sent else -unit)
         if actual == self._sent and not due:
             return
-        await self._set(actual, 0.0)
+        try:
+            await self._set(actual, 0.0)
+        except _LinkDown:
+            return
         self._sent = actual
         self._last_send = now
         if self.recorder is not None:
@@ -291,6 +307,10 @@ class SafetyGate:
         lease = self.lease_s if (level > 0 or ramp_s > 0) else 0.0
         try:
             await self.actuator.set_level(level, lease_s=lease, ramp_s=ramp_s)
+        except LinkError as err:
+            # The band cannot be reached: it turns itself off within its lease.
+            self._link_changed(False, f"link lost: {err}")
+            raise _LinkDown from err
         except Exception as err:
             await self.trip(f"actuator failed: {err}")
             raise SafetyTrip(self.tripped or str(err)) from err
@@ -360,6 +380,23 @@ class SafetyGate:
         self._desired = (0.0, now)
         self._sent = 0.0
 
+    def _link_changed(self, up: bool, reason: str) -> None:
+        """The link to the band dropped or came back (not a fault: see Actuator.on_link)."""
+        if up == (self.link_down is None):
+            return
+        now = self.clock.now()
+        if up:
+            self.link_down = None
+            self._last_send = -1e18  # whatever comes next goes through at once
+        else:
+            self.link_down = reason
+            self._account(now)
+            if self.recorder is not None:
+                self.recorder.record(now, 0.0)
+            self._motion = _Motion(now, 0.0, now, 0.0)
+            self._sent = 0.0
+        self._emit("link", {"reason": reason, "up": up})
+
     def _fault_from_backend(self, reason: str) -> None:
         task = asyncio.get_running_loop().create_task(self.trip(reason))
         self._tasks.add(task)
@@ -376,6 +413,10 @@ class SafetyGate:
                 listener(kind, data)
             except Exception:  # a broken listener must not stop the others
                 logger.exception("safety event listener failed")
+
+
+class _LinkDown(Exception):
+    """Inside the gate: the command could not reach the band."""
 
 
 def _us(t: float) -> float:

@@ -37,8 +37,6 @@ from ..errors import ActuatorError, InvalidInput, LinkError
 
 logger = logging.getLogger(__name__)
 
-LinkListener = Callable[[bool, str], None]
-
 
 @dataclass(frozen=True)
 class BandInfo:
@@ -221,7 +219,6 @@ class BandLink(Actuator, abc.ABC):
         self._waiters: dict[tuple[int, int], asyncio.Future[p.Message]] = {}
         self._tokens = itertools.count(1)
         self._supervisor: asyncio.Task[None] | None = None
-        self._link_listeners: list[LinkListener] = []
         self._lock = asyncio.Lock()
 
     # -- what a transport implements ---------------------------------------------------------
@@ -274,14 +271,6 @@ class BandLink(Actuator, abc.ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self
-
-    def on_link(self, listener: LinkListener) -> Callable[[], None]:
-        """Call ``listener(up, reason)`` when the link goes down or comes back up.
-
-        Returns a callable that removes the listener.
-        """
-        self._link_listeners.append(listener)
-        return lambda: self._link_listeners.remove(listener)
 
     async def open(self) -> None:
         """Connect, learn the band's session, force its output off, start supervising.
@@ -542,8 +531,9 @@ class BandLink(Actuator, abc.ABC):
         self._up = self._ready = False
         self._band_target = 0
         self._fail_waiters(reason)
-        self.report_fault(f"link lost: {reason}")
-        self._tell_link(False, reason)
+        # Not a fault: the band goes quiet within its lease by itself, and the engine
+        # holds the session until the link is back (or gives up after its grace time).
+        self.report_link(False, f"link lost: {reason}")
 
     async def _reconnect(self) -> None:
         delay = self.backoff_initial_s
@@ -562,7 +552,7 @@ class BandLink(Actuator, abc.ABC):
                 continue
             self.reconnects += 1
             logger.warning("%s: link back; band held off until the engine resumes", self.where)
-            self._tell_link(True, "reconnected")
+            self.report_link(True, "reconnected")
             return
 
     def _fail_waiters(self, reason: str) -> None:
@@ -570,13 +560,6 @@ class BandLink(Actuator, abc.ABC):
             if not waiter.done():
                 waiter.set_exception(LinkError(f"{self.where}: {reason}"))
         self._waiters.clear()
-
-    def _tell_link(self, up: bool, reason: str) -> None:
-        for listener in list(self._link_listeners):
-            try:
-                listener(up, reason)
-            except Exception:
-                logger.exception("link listener failed")
 
     def _on_band_fault(self, m: p.Message) -> None:
         name = p.FAULT_NAMES.get(m.code, f"fault {m.code}")

@@ -87,7 +87,7 @@ async def test_disconnect_band_off_within_lease_host_reports_and_reconnects() ->
     band = peripheral.band
     link = link_for(world, peripheral, backoff_initial_s=0.05, backoff_max_s=0.5)
     faults: list[str] = []
-    link.on_fault(faults.append)
+    link.on_link(lambda up, why: None if up else faults.append(why))
     async with link:
         await link.set_level(0.9, lease_s=0.5)
         loop = asyncio.get_running_loop()

@@ -41,7 +41,7 @@ def test_hung_link_band_off_within_lease_host_reports_within_5_s() -> None:
         band = VirtualBand("pressure", key=KEY, seed=11, plant=None)
         link = MemoryLink(band, key=KEY)
         faults: list[str] = []
-        link.on_fault(faults.append)
+        link.on_link(lambda up, why: None if up else faults.append(why))
         async with link:
             await link.set_level(0.7, lease_s=3.0)
             t_freeze = loop.time()

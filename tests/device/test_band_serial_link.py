@@ -89,7 +89,7 @@ async def test_unplug_reports_loss_band_off_and_reconnect_holds_off(tmp_path: Pa
     events: list[tuple[bool, str]] = []
     link.on_link(lambda up, why: events.append((up, why)))
     faults: list[str] = []
-    link.on_fault(faults.append)
+    link.on_link(lambda up, why: None if up else faults.append(why))
     async with link:
         await link.set_level(0.8, lease_s=2.0)
         pty.unplug()
