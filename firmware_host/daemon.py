@@ -33,10 +33,10 @@ from .calibrated import CalibratedActuator
 from .clock import Clock
 from .config import Config, load_config
 from .engine import EndReason, Engine, SessionResult
-from .errors import PC6Error, ProfileError
+from .errors import PC6Error
 from .journal import Journal
 from .paths import default_journal_path
-from .profile_store import ProfileStore
+from .profile_store import ProfileStore, check_profile, check_schedule
 from .safety import SafetyGate
 from .schedule import Occurrence, next_occurrences, night_bounds, night_of, occurrences
 from .sdnotify import Notifier
@@ -181,8 +181,7 @@ class Daemon:
             config = self._preloaded or load_config(self.config_path)
             same = self.config is not None and self.config.profile_dirs == config.profile_dirs
             store = self.profiles if same else ProfileStore(config.profile_dirs)
-            for i, entry in enumerate(config.schedule):
-                self._check_profile(store, config, entry.profile, f"schedule[{i}].profile")
+            check_schedule(config, store)
         except PC6Error as err:
             first = self.config is None and self.config_error is None
             changed = str(err) != self.config_error
@@ -208,15 +207,7 @@ class Daemon:
 
     @staticmethod
     def _check_profile(store: ProfileStore, config: Config, name: str, key: str) -> None:
-        try:
-            loaded = store.get(name)
-        except ProfileError as err:
-            raise ProfileError(f"{key}: {err}") from None
-        if config.kind.value not in loaded.profile.kinds:
-            raise ProfileError(
-                f"{key}: profile {name!r} is for {', '.join(loaded.profile.kinds)}, "
-                f"but the backend drives {config.kind.value}"
-            )
+        check_profile(store, config.kind.value, name, key)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -374,6 +365,10 @@ class Daemon:
         actuator = self.actuator_factory(self.config, kind)
         start, end = night_bounds(night_of(self.clock.wall(), self.config.tz), self.config.tz)
         used = self.journal.on_time_between(start, end, kind.value)
+        budget = self.config.limits_for(kind).nightly_budget_s
+        if used >= budget - 1e-3:
+            # Also sidesteps a gate that opens with no budget left: it would spin in place.
+            raise Refused(f"nightly budget ({budget:g} s of {kind}) used up until noon")
         session_id = self.journal.start_session(
             at=self.clock.wall(),
             profile=loaded.profile.name,

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ProfileError
+from .config import Config
+from .errors import ConfigError, ProfileError
 from .library import resolve
 from .profile import Profile, load_profile
 from .timeline import Timeline, compile_profile
@@ -97,3 +98,34 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
+
+
+def check_profile(store: ProfileStore, kind: str, name: str, key: str) -> Loaded:
+    """Load ``name`` and check it is meant for actuator ``kind``.
+
+    Raises:
+        ConfigError: naming ``key`` (such as ``schedule[1].profile``) and the reason.
+    """
+    try:
+        loaded = store.get(name)
+    except ProfileError as err:
+        raise ConfigError(f"{key}: {err}") from None
+    if kind not in loaded.profile.kinds:
+        raise ConfigError(
+            f"{key}: profile {name!r} is for {', '.join(loaded.profile.kinds)}, "
+            f"but the backend drives {kind}"
+        )
+    return loaded
+
+
+def check_schedule(config: Config, store: ProfileStore) -> None:
+    """Every scheduled profile loads and suits the backend.
+
+    Raises:
+        ConfigError: ``file: schedule[i].profile: reason``.
+    """
+    for i, entry in enumerate(config.schedule):
+        try:
+            check_profile(store, config.kind.value, entry.profile, f"schedule[{i}].profile")
+        except ConfigError as err:
+            raise ConfigError(f"{config.source}: {err}") from None

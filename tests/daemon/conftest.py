@@ -67,13 +67,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def write_config(home: Path, body: str, *, tz: str = "Europe/Berlin") -> Path:
-    """A config file in ``home`` with the zone, profile dir and journal filled in."""
+    """A config file in ``home`` with the zone, profile dir and journal filled in.
+
+    Lines of ``body`` that start with ``top:`` go before the first table.
+    """
     path = home / "pc6band.toml"
+    top = "\n".join(line for line in body.splitlines() if line.startswith("top:"))
     path.write_text(
         f'timezone = "{tz}"\nrequire_clock_sync = false\n'
-        f'[profiles]\ndirs = ["{home / "profiles"}"]\n'
+        + top.replace("top:", "")
+        + f'\n[profiles]\ndirs = ["{home / "profiles"}"]\n'
         f'[journal]\npath = "{home / "journal.sqlite"}"\n'
-        f'[control]\nsocket = "{home / "ctl.sock"}"\n' + body
+        f'[control]\nsocket = "{home / "ctl.sock"}"\n'
+        + "\n".join(line for line in body.splitlines() if not line.startswith("top:"))
+        + "\n"
     )
     return path
 

@@ -1,0 +1,162 @@
+"""The command line: pc6 config, pc6 schedule, pc6 sim night, pc6 log --night/--plot/--csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+
+from firmware_host.cli import main
+from firmware_host.config import example_config_text, parse_config
+
+NIGHT = """
+[[schedule]]
+at = "22:30"
+profile = "short"
+[[schedule]]
+between = "23:00"
+until = "01:00"
+every = "30m"
+profile = "short"
+"""
+
+
+def pc6(*argv: str) -> tuple[int, str, str]:
+    """Run ``pc6`` in-process with captured output."""
+    import contextlib
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_example_config_is_valid_and_documented() -> None:
+    text = example_config_text()
+    config = parse_config(text, source="example")
+    assert config.backend == "sim" and len(config.schedule) == 2
+    for key in (
+        "timezone",
+        "require_clock_sync",
+        "[calibration.vibration]",
+        "[[schedule]]",
+        "between",
+        "once",
+        "[stop_button]",
+        "group",
+        "not a medical device",
+    ):
+        assert key in text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[backend]\nname = "gpoi"\n',
+            "backend.name: must be one of sim, gpio, serial, ble, got 'gpoi'; did you mean 'gpio'?",
+        ),
+        ("[limits.vibration]\nlease_s = 60\n", "limits.vibration.lease_s: must be at most 5"),
+        (
+            "[calibration.vibration]\nfelt = 0.9\ncomfortable = 0.5\n",
+            "calibration.vibration.felt: must be below comfortable (0.5), got 0.9",
+        ),
+        (
+            '[[schedule]]\nat = "22:30"\nprofile = "short"\ndays = ["mon", "fun"]\n',
+            "schedule[0].days: unknown day 'fun'",
+        ),
+        ('[[schedule]]\nbetween = "23:00"\nprofile = "short"\n', "schedule[0].until: required"),
+        ('[[schedule]]\nat = "22:30"\nprofile = "nope"\n', "schedule[0].profile: "),
+        ("top:shedule = 1\n", "shedule: unknown key; did you mean 'schedule'?"),
+        ('[daemon]\ngrace = "soon"\n', "daemon.grace: cannot read duration 'soon'"),
+    ],
+)
+def test_config_check_names_the_key(home: Path, body: str, message: str) -> None:
+    path = write_config(home, body)
+    code, _out, err = pc6("config", "check", str(path))
+    assert code == 2 and message in err, err
+    assert f"{path}:" in err
+
+
+def test_unknown_time_zone(home: Path) -> None:
+    code, _, err = pc6("config", "check", str(write_config(home, "", tz="Mars/Olympus")))
+    assert code == 2 and "pc6band.toml:1: timezone: unknown time zone 'Mars/Olympus'" in err
+
+
+def test_config_check_and_show(home: Path) -> None:
+    path = write_config(home, NIGHT)
+    code, out, _ = pc6("config", "check", str(path))
+    assert code == 0 and "ok" in out and "SIMULATED" in out
+    code, out, _ = pc6("config", "show", str(path))
+    assert code == 0 and 'name = "sim"' in out and "nightly_budget_s = 14400" in out
+    assert "between 23:00 and 01:00 every 30 min every day: short" in out
+
+
+def test_schedule_preview(home: Path) -> None:
+    code, out, _ = pc6("schedule", "--config", str(write_config(home, NIGHT)), "-n", "5")
+    assert code == 0 and "schedule[1]  between 23:00 and 01:00" in out
+    assert len([line for line in out.splitlines() if line.startswith("  ")]) == 5
+
+
+def test_sim_night_and_morning_report(home: Path, tmp_path: Path) -> None:
+    path = write_config(home, NIGHT)
+    code, out, _ = pc6("sim", "night", "--config", str(path), "--date", "2026-03-28")
+    assert code == 0, out
+    assert "SIMULATED" in out and "Night of 2026-03-28" in out
+    assert "sessions: 5" in out and "ok: no trip" in out
+    assert out.count("completed") == 5
+
+
+def test_sim_night_exit_codes(home: Path) -> None:
+    bad = write_config(home, '[[schedule]]\nat = "22:30"\nprofile = "short"\nevery = "1h"\n')
+    code, _, err = pc6("sim", "night", "--config", str(bad))
+    assert code == 2 and "schedule[0].every" in err
+    # A budget smaller than the night needs: the gate ends a session at the limit.
+    tight = write_config(home, NIGHT + "[limits.vibration]\nnightly_budget_s = 60\n")
+    code, out, _ = pc6("sim", "night", "--config", str(tight), "--date", "2026-03-28")
+    assert code == 1 and "SAFETY LIMIT reached: nightly budget (60 s) used up" in out
+
+
+def test_log_night_plot_csv(home: Path, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from firmware_host.config import load_config
+    from firmware_host.journal import Journal
+    from firmware_host.night import _run, twin_factory
+    from firmware_host.schedule import night_bounds
+
+    path = write_config(home, NIGHT)
+    config = load_config(path)
+    start, end = night_bounds(dt.date(2026, 3, 28), config.tz)
+    with Journal(config.journal) as journal:
+        _run(config, journal, start, end, twin_factory(config))
+    code, out, _ = pc6("log", "--config", str(path))
+    assert code == 0 and "night of 2026-03-28" in out and out.count("short") == 5
+    code, out, _ = pc6("log", "--config", str(path), "--night", "2026-03-28")
+    assert "sessions: 5" in out and "stimulation: vibration" in out and "dose:" in out
+    code, out, _ = pc6(
+        "log", "--config", str(path), "--night", "last", "--plot", str(tmp_path / "night.png")
+    )
+    assert code == 0 and (tmp_path / "night.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = pc6("log", "--config", str(path), "--csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][:4] == ["id", "started_at", "ended_at", "profile"] and len(rows) == 6
+    code, out, _ = pc6("log", "--config", str(path), "--csv", "--events")
+    assert "daemon" in out
+    code, _, err = pc6("log", "--config", str(path), "--night", "yesterday")
+    assert code == 2 and "--night: must be a date" in err
+
+
+def test_cli_import_is_cheap() -> None:
+    code = (
+        "import sys, firmware_host.cli as c; c.build_parser(); "
+        "heavy = {'numpy', 'bleak', 'gpiozero', 'matplotlib', 'async_solipsism'} & "
+        "set(sys.modules); print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
