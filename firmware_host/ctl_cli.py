@@ -21,7 +21,9 @@ def register(sub: Any) -> None:
     ctl.add_argument("--config", metavar="FILE", help="config file that names the socket")
     ctl.add_argument("--json", action="store_true", help="print the daemon's JSON reply")
     actions = ctl.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("status", help="what runs, who is in control and why, what comes next")
+    status = actions.add_parser("status", help="what runs, who is in control and why, what next")
+    # Also accepted after the action (`pc6 ctl status --json`); SUPPRESS keeps the other.
+    status.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     start = actions.add_parser("start", help="start a profile now (or --in 10m)")
     start.add_argument("profile")
     start.add_argument("--in", dest="delay", metavar="DURATION", help="start later, e.g. 10m")

@@ -207,3 +207,20 @@ def test_waits_for_clock_sync(home: Path) -> None:
     assert seen["waiting"] == "waiting for the system clock to be synchronized"
     ((started, _),) = started_at(home)
     assert local(22, 1) <= started <= local(22, 1, 31)  # within one check once synced
+
+
+def test_start_in_ten_minutes(home: Path) -> None:
+    config = write_config(home, "")
+    seen: dict[str, Any] = {}
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 0))
+        seen["reply"] = await ctl(daemon, "start", profile="short", **{"in": "10m"})
+        await until(clock, local(22, 10, 1))
+        seen["status"] = await ctl(daemon, "status")
+
+    run_virtual(lambda: night(config, T0, local(22, 20), during=script))
+    assert seen["reply"]["at"] == "2026-06-01T22:10:00+02:00"
+    assert seen["status"]["control"]["by"] == "manual"
+    assert "delayed" in seen["status"]["control"]["why"]
+    assert [round(t) for t, _ in started_at(home)] == [local(22, 10)]

@@ -237,3 +237,46 @@ async def test_pc6_ctl_client(
     assert "no session is running" in capsys.readouterr().err
     assert await asyncio.to_thread(ctl_main, ["--socket", str(path) + ".nope", "status"]) == 1
     assert "cannot reach the daemon" in capsys.readouterr().err
+
+
+async def test_status_json_after_the_action(
+    served: tuple[Daemon, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, path = served
+    assert await asyncio.to_thread(ctl_main, ["--socket", str(path), "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "idle"
+
+
+def test_pc6_daemon_process(home: Path) -> None:
+    """The real command: SIMULATED by default, READY to systemd, serves, stops on SIGTERM."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    config = write_config(home, FAST)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(home / "notify.sock"))
+    notify.settimeout(60)
+    env = {**os.environ, "NOTIFY_SOCKET": str(home / "notify.sock")}
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "firmware_host.cli", "daemon", "--config", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert notify.recv(4096).startswith(b"READY=1")
+        assert ctl_main(["--socket", str(home / "ctl.sock"), "start", "short"]) == 0
+        assert ctl_main(["--socket", str(home / "ctl.sock"), "stop"]) == 0
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        out, err = daemon.communicate(timeout=60)
+        notify.close()
+    assert daemon.returncode == 0, err
+    assert "SIMULATED" in out
+    assert not (home / "ctl.sock").exists()
+    with Journal(home / "journal.sqlite") as journal:
+        assert journal.recent(1)[0].reason == "stopped"
+        assert journal.last_event("daemon") is not None
