@@ -1,0 +1,56 @@
+"""The real clock wakes at (never before) its deadlines and can be called off."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from conftest import run_virtual
+
+from firmware_host.clock import LoopClock, RealClock
+
+
+def test_real_clock_never_wakes_early_and_keeps_order() -> None:
+    async def scenario() -> list[tuple[int, float, float]]:
+        clock = RealClock()
+        start = clock.now()
+        woke: list[tuple[int, float, float]] = []
+
+        async def sleeper(i: int, deadline: float) -> None:
+            await clock.sleep_until(deadline)
+            woke.append((i, deadline, time.monotonic()))
+
+        # Scheduled out of order, and one already in the past.
+        offsets = [0.03, 0.01, 0.02, -1.0, 0.015]
+        await asyncio.gather(*(sleeper(i, start + o) for i, o in enumerate(offsets)))
+        return woke
+
+    woke = asyncio.run(scenario())
+    assert all(actual >= deadline for _, deadline, actual in woke)
+    assert [i for i, _, _ in woke] == [3, 1, 4, 2, 0]
+
+
+def test_cancelled_timer_never_fires() -> None:
+    async def scenario() -> list[str]:
+        clock = RealClock()
+        fired: list[str] = []
+        now = clock.now()
+        handle = clock.call_at(now + 0.01, lambda: fired.append("cancelled one"))
+        clock.call_at(now + 0.02, lambda: fired.append("kept"))
+        handle.cancel()
+        await clock.sleep_until(now + 0.03)
+        return fired
+
+    assert asyncio.run(scenario()) == ["kept"]
+
+
+def test_virtual_clock_jumps_and_anchors_wall_time() -> None:
+    async def scenario() -> tuple[float, float]:
+        clock = LoopClock(epoch=1_000_000.0)
+        wall0 = clock.wall()
+        t0 = clock.now()
+        await clock.sleep_until(t0 + 8 * 3600)
+        return clock.now() - t0, clock.wall() - wall0
+
+    elapsed, wall = run_virtual(scenario)
+    assert elapsed == 8 * 3600 and wall == 8 * 3600
