@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import night, run_virtual, started_at, utc, write_config
+from daemon_testlib import night, run_virtual, started_at, utc, write_config
 
 from firmware_host.actuator import ActuatorKind
 from firmware_host.clock import LoopClock

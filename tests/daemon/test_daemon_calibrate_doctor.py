@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_virtual, write_config
+from daemon_testlib import run_virtual, write_config
 
 from firmware_host.actuator import ActuatorKind
 from firmware_host.calibrate import Staircase, find_levels, update_calibration

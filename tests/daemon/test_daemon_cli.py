@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_config
+from daemon_testlib import write_config
 
 from firmware_host.cli import main
 from firmware_host.config import example_config_text, parse_config
@@ -160,3 +160,14 @@ def test_cli_import_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_sim_night_on_the_gpio_twin(home: Path) -> None:
+    path = write_config(
+        home,
+        '[backend]\nname = "gpio"\nkind = "pressure"\npin = 18\n'
+        '[[schedule]]\nat = "22:30"\nprofile = "fitting-test"\n',
+    )
+    code, out, err = pc6("sim", "night", "--config", str(path), "--date", "2026-10-24")
+    assert code == 0, err
+    assert "pressure" in out and "completed" in out and "SIMULATED" in out

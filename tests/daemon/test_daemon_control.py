@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_config
+from daemon_testlib import write_config
 
 from firmware_host.clock import RealClock
 from firmware_host.control import MAX_LINE, ControlServer, Peer

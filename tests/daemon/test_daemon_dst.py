@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import night, run_virtual, started_at, utc, write_config
+from daemon_testlib import night, run_virtual, started_at, utc, write_config
 
 from firmware_host.schedule import local_instant, occurrences, parse_entries
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import SHORT_PROFILE, night, run_virtual, started_at, write_config
+from daemon_testlib import SHORT_PROFILE, night, run_virtual, started_at, write_config
 from test_daemon_authority import T0, ctl, local, until
 
 from firmware_host.clock import LoopClock

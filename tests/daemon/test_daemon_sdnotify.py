@@ -7,9 +7,10 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import night, run_virtual, write_config
+from daemon_testlib import night, run_virtual, write_config
 from test_daemon_authority import T0, ctl, local, until
 
 from firmware_host.clock import LoopClock
@@ -104,3 +105,72 @@ def test_daemon_pings_from_its_loop(
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert max(gaps) <= 10.0 + 1e-6  # never later than half the timeout, session or not
     assert any("running" in m for m in messages if m.startswith("STATUS="))
+
+
+async def test_a_hung_loop_stops_the_pings(home: Path, tmp_path: Path) -> None:
+    """Real time: a backend call that blocks the loop for 1 s silences the watchdog for 1 s.
+
+    The blocking ``time.sleep`` is the fault under test (a driver hanging the loop), not a
+    way to wait for something. Pings are timestamped by a thread as they arrive.
+    """
+    import threading
+    import time
+
+    from firmware_host.actuator import ActuatorKind
+    from firmware_host.clock import RealClock
+    from firmware_host.config import Config
+    from firmware_host.daemon import default_actuator
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "wd.sock"))
+    sock.settimeout(0.05)
+    arrivals: list[float] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                if sock.recv(4096) == b"WATCHDOG=1":
+                    arrivals.append(time.monotonic())
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=listen)
+    thread.start()
+    hung = {"at": 0.0}
+
+    def factory(cfg: Config, kind: ActuatorKind) -> Any:
+        actuator = default_actuator(cfg, kind)
+        original = actuator.set_level
+
+        async def set_level(level: float, *, lease_s: float, ramp_s: float = 0.0) -> None:
+            if level > 0 and not hung["at"]:
+                hung["at"] = time.monotonic()
+                time.sleep(1.0)  # the fault: a driver call that blocks the event loop
+            await original(level, lease_s=lease_s, ramp_s=ramp_s)
+
+        actuator.set_level = set_level  # type: ignore[method-assign]
+        return actuator
+
+    config = write_config(home, "[limits.vibration]\nsoft_stop_s = 0.1\n")
+    notifier = Notifier(str(tmp_path / "wd.sock"), watchdog_usec=100_000)  # ping every 50 ms
+    daemon = Daemon(config, clock=RealClock(), notifier=notifier, actuator_factory=factory)
+    daemon.reload()
+    task = asyncio.get_running_loop().create_task(daemon.run())
+    try:
+        running = daemon.start_now("short", origin="manual", why="test")
+        while not hung["at"]:
+            await asyncio.sleep(0)  # yield until the session has made its first call
+        await daemon.stop(by="test")
+        assert running.done.is_set()
+    finally:
+        daemon.request_stop()
+        await task
+        done.set()
+        thread.join()
+        sock.close()
+    before = [t for t in arrivals if t <= hung["at"] + 0.01]
+    after = [t for t in arrivals if t > hung["at"] + 0.01]
+    assert before and after
+    assert after[0] - hung["at"] >= 0.95  # silent while the loop was stuck
+    assert max(b - a for a, b in zip(arrivals, arrivals[1:], strict=False)) >= 0.95
