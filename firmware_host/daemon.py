@@ -554,9 +554,10 @@ class Daemon:
         """A long press: trip everything off until a person resets it."""
         reason = "stop button held"
         if self.running is not None:
-            self._spawn(self.running.gate.trip(reason))
+            self._spawn(self.running.gate.trip(reason))  # the gate journals its trip
+        else:
+            self._note(None, "trip", reason)
         self.trip = reason
-        self._note(None, "trip", reason)
         self._wake()
 
     def _need_running(self) -> Running:
