@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import daemon_status
 from .actuator import Actuator, ActuatorKind, create_backend
 from .calibrated import CalibratedActuator
 from .clock import Clock
 from .config import Config, load_config
+from .daemon_status import hhmm, iso
 from .engine import EndReason, Engine, SessionResult
 from .errors import PC6Error
 from .journal import Journal
@@ -162,7 +164,7 @@ class Daemon:
         """Serve until :meth:`request_stop`; outputs are off when it returns."""
         if self.config is None and self.config_error is None:
             self.reload()
-        self._note(None, "daemon", f"started; {self._summary()}")
+        self._note(None, "daemon", f"started; {daemon_status.summary(self)}")
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None
         self.notifier.ready(self.status_line())
@@ -282,7 +284,8 @@ class Daemon:
                 return False
         return True
 
-    def _upcoming(self, count: int) -> list[Occurrence]:
+    def upcoming(self, count: int) -> list[Occurrence]:
+        """The next ``count`` scheduled starts from now."""
         if self.config is None:
             return []
         return next_occurrences(self.config.schedule, self.config.tz, self.clock.wall(), count)
@@ -299,7 +302,7 @@ class Daemon:
                 continue
             if occ.when < wall - self.config.grace_s:
                 outcome = (
-                    f"missed: due at {_hhmm(occ.when, self.config.tz)}, the clock "
+                    f"missed: due at {hhmm(occ.when, self.config.tz)}, the clock "
                     f"jumped or the daemon was not running"
                 )
             else:
@@ -313,11 +316,11 @@ class Daemon:
         assert self.config is not None
         wall = self.clock.wall()
         if self.snoozed_until is not None and wall < self.snoozed_until:
-            return f"skipped: snoozed until {_hhmm(self.snoozed_until, self.config.tz)}"
+            return f"skipped: snoozed until {hhmm(self.snoozed_until, self.config.tz)}"
         if self.running is not None:
             who = "a manual" if self.running.origin == "manual" else "the previous"
             return f"skipped: {who} session is still running"
-        why = f"schedule[{occ.entry}] at {_hhmm(occ.when, self.config.tz)}"
+        why = f"schedule[{occ.entry}] at {hhmm(occ.when, self.config.tz)}"
         if occ.note:
             why += f" ({occ.note})"
         try:
@@ -346,7 +349,7 @@ class Daemon:
     # -- sessions ------------------------------------------------------------------------
 
     def _refuse_if_blocked(self) -> None:
-        self._expire_hold()
+        self.expire_hold()
         if self.config is None:
             raise Refused(f"config invalid: {self.config_error}")
         if self.trip:
@@ -392,7 +395,12 @@ class Daemon:
             budget_used_s=used,
             on_event=lambda k, d: self._gate_event(session_id, k, d),
         )
-        actuator.on_fault(lambda reason: self._note(session_id, "fault", reason))
+        # A band's link losses arrive as faults ("link lost: …"); journal them as link events.
+        actuator.on_fault(
+            lambda reason: self._note(
+                session_id, "link" if reason.startswith("link") else "fault", reason
+            )
+        )
         engine = Engine(loaded.timeline, gate, self.clock, scale=self.level)
         running = Running(name, origin, why, engine, gate, session_id, self.clock.wall())
         self.running = running
@@ -465,9 +473,9 @@ class Daemon:
             due = self.clock.now() + delay_s
             self.pending.append(Pending(due, name, f"{by}, delayed"))
             at = self.clock.wall() + delay_s
-            self._note(None, "manual", f"{by}: start {name} at {_hhmm(at, self.config.tz)}")
+            self._note(None, "manual", f"{by}: start {name} at {hhmm(at, self.config.tz)}")
             self._wake()
-            return {"profile": name, "at": _iso(at, self.config.tz)}
+            return {"profile": name, "at": iso(at, self.config.tz)}
         if self.running is not None:
             await self._end_running(f"replaced by a manual start of {name} ({by})")
         self.start_now(name, origin="manual", why=by if "delayed" in by else f"started by {by}")
@@ -517,8 +525,8 @@ class Daemon:
             self._note(None, "snooze", f"cleared by {by}")
             return {"snoozed_until": None}
         self.snoozed_until = self.clock.wall() + seconds
-        self._note(None, "snooze", f"until {_hhmm(self.snoozed_until, tz)} by {by}")
-        return {"snoozed_until": _iso(self.snoozed_until, tz)}
+        self._note(None, "snooze", f"until {hhmm(self.snoozed_until, tz)} by {by}")
+        return {"snoozed_until": iso(self.snoozed_until, tz)}
 
     def reset(self, *, by: str) -> dict[str, Any]:
         """Clear a safety trip and a stop-button hold; says what was cleared."""
@@ -541,7 +549,7 @@ class Daemon:
         wall = self.clock.wall()
         _, until = night_bounds(night_of(wall, tz), tz)
         self.hold = (
-            f"stop button pressed at {_hhmm(wall, tz)}; schedule held until {_hhmm(until, tz)}",
+            f"stop button pressed at {hhmm(wall, tz)}; schedule held until {hhmm(until, tz)}",
             until,
         )
         self.pending.clear()
@@ -565,110 +573,20 @@ class Daemon:
             raise Refused("no session is running")
         return self.running
 
-    def _expire_hold(self) -> None:
+    def expire_hold(self) -> None:
+        """A stop-button hold ends with the night."""
         if self.hold and self.clock.wall() >= self.hold[1]:
             self.hold = None
 
-    # -- status --------------------------------------------------------------------------
+    # -- status (see daemon_status) ------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """Everything ``pc6 ctl status`` shows."""
-        self._expire_hold()
-        config = self.config
-        tz = config.tz if config else dt.UTC
-        running = self.running
-        session = None
-        if running is not None:
-            engine = running.engine
-            session = {
-                "profile": running.profile,
-                "origin": running.origin,
-                "why": running.why,
-                "started": _iso(running.started_wall, tz),
-                "elapsed_s": round(engine.elapsed_s, 3),
-                "remaining_s": round(engine.remaining_s, 3),
-                "paused": engine.paused,
-                "output": round(running.gate.output, 4),
-                "level": engine.scale,
-            }
-        by, why = self._authority()
-        return {
-            "state": self._state(),
-            "control": {"by": by, "why": why},
-            "simulated": self._simulated(),
-            "backend": config.backend if config else None,
-            "kind": config.kind.value if config else None,
-            "session": session,
-            "trip": self.trip,
-            "hold": self.hold[0] if self.hold else None,
-            "snoozed_until": _iso(self.snoozed_until, tz) if self.snoozed_until else None,
-            "config": config.source if config else None,
-            "config_error": self.config_error,
-            "profile_errors": dict(self.profiles.errors),
-            "clock_synced": self.synced or not (config and config.require_clock_sync),
-            "pending": [
-                {"profile": p.profile, "in_s": round(p.due - self.clock.now(), 3)}
-                for p in self.pending
-            ],
-            "next": [
-                {
-                    "at": _iso(o.when, tz),
-                    "profile": o.profile,
-                    **({"note": o.note} if o.note else {}),
-                }
-                for o in self._upcoming(3)
-            ],
-        }
-
-    def _state(self) -> str:
-        if self.config is None:
-            return "config-invalid"
-        if self.trip:
-            return "tripped"
-        if self.running is not None:
-            return "paused" if self.running.engine.paused else "running"
-        return "held" if self.hold else "idle"
-
-    def _authority(self) -> tuple[str, str]:
-        if self.trip:
-            return "safety", f"trip latched: {self.trip}"
-        if self.hold:
-            return "stop-button", self.hold[0]
-        if self.running is not None:
-            return self.running.origin, self.running.why
-        if self.config is None:
-            return "none", f"config invalid: {self.config_error}"
-        if self.config.require_clock_sync and not self.synced:
-            return "schedule", "waiting for the system clock to be synchronized"
-        if self.snoozed_until and self.clock.wall() < self.snoozed_until:
-            return "schedule", f"snoozed until {_hhmm(self.snoozed_until, self.config.tz)}"
-        upcoming = self._upcoming(1)
-        if not upcoming:
-            return "schedule", "nothing scheduled"
-        nxt = upcoming[0]
-        return "schedule", f"next: {nxt.profile} at {_iso(nxt.when, self.config.tz)}"
-
-    def _simulated(self) -> bool:
-        return (
-            self.config is None
-            or self.config.backend == "sim"
-            or bool(self.config.backend_options.get("sim_pins"))
-        )
+        return daemon_status.status(self)
 
     def status_line(self) -> str:
         """One line for systemd and logs."""
-        by, why = self._authority()
-        tag = " · SIMULATED" if self._simulated() else ""
-        return f"{self._state()} · {by}: {why}{tag}"
-
-    def _summary(self) -> str:
-        if self.config is None:
-            return f"config invalid: {self.config_error}"
-        sim = "SIMULATED — nothing physical moves; " if self._simulated() else ""
-        return (
-            f"{sim}backend {self.config.backend}/{self.config.kind}, "
-            f"{len(self.config.schedule)} schedule entries, config {self.config.source}"
-        )
+        return daemon_status.status_line(self)
 
     def _note(self, session_id: int | None, kind: str, detail: str) -> None:
         try:
@@ -685,11 +603,3 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
-
-
-def _hhmm(when: float, tz: dt.tzinfo) -> str:
-    return dt.datetime.fromtimestamp(when, tz).strftime("%H:%M")
-
-
-def _iso(when: float, tz: dt.tzinfo) -> str:
-    return dt.datetime.fromtimestamp(when, tz).isoformat(timespec="seconds")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from daemon_testlib import night, run_virtual, started_at, utc, write_config
 
 from firmware_host.actuator import ActuatorKind
@@ -224,3 +225,23 @@ def test_start_in_ten_minutes(home: Path) -> None:
     assert seen["status"]["control"]["by"] == "manual"
     assert "delayed" in seen["status"]["control"]["why"]
     assert [round(t) for t, _ in started_at(home)] == [local(22, 10)]
+
+
+def test_profiles_run_relative_to_the_calibration(home: Path) -> None:
+    """felt 0.2, comfortable 0.6: the short profile's 0.5 reaches the motor as 0.4."""
+    config = write_config(home, "[calibration.vibration]\nfelt = 0.2\ncomfortable = 0.6\n")
+    made: list[Any] = []
+
+    def factory(cfg: Config, kind: ActuatorKind) -> Any:
+        made.append(default_actuator(cfg, kind))
+        return made[-1]
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        assert (await ctl(daemon, "start", profile="short"))["ok"]
+        await until(clock, local(21, 50, 20))
+        seen.append(made[0].inner.output.level_at(clock.now()))
+        seen.append(daemon.status()["session"]["output"])
+
+    seen: list[float] = []
+    run_virtual(lambda: night(config, T0, local(21, 52), during=script, actuator_factory=factory))
+    assert seen == [pytest.approx(0.4), pytest.approx(0.5)]  # at the motor; in the wearer's
