@@ -77,7 +77,7 @@ class GroupPolicy:
 
     def __init__(self, group: str | None) -> None:
         self.group = group
-        self.gid = grp.getgrnam(group).gr_gid if group else None
+        self.gid = _gid(group)
 
     def __call__(self, peer: Peer) -> bool:
         """Whether ``peer`` may use the API."""
@@ -92,6 +92,22 @@ class GroupPolicy:
         except KeyError:
             return False
         return self.gid in os.getgrouplist(user.pw_name, user.pw_gid)
+
+
+def _gid(group: str | None) -> int | None:
+    """The group's id; a missing group is logged and lets in only root and our own user."""
+    if not group:
+        return None
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        logger.error(
+            "control.group %r does not exist: only root and this user may use the socket "
+            "(fix: sudo groupadd %s)",
+            group,
+            group,
+        )
+        return None
 
 
 class ControlServer:
@@ -130,8 +146,9 @@ class ControlServer:
             self._client, path=str(self.path), limit=MAX_LINE
         )
         os.chmod(self.path, 0o660)
-        if self.group:
-            os.chown(self.path, -1, grp.getgrnam(self.group).gr_gid)
+        gid = _gid(self.group)
+        if gid is not None:
+            os.chown(self.path, -1, gid)
         logger.info("control API on %s", self.path)
 
     async def close(self) -> None:

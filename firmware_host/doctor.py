@@ -66,6 +66,7 @@ def diagnose(config_path: Path | None, system: System | None = None) -> list[Che
     checks += _backend(config, system)
     checks.append(_journal(config, system))
     checks.append(_clock(config, system))
+    checks.append(_group(config, system))
     checks.append(_daemon(config, system))
     return checks
 
@@ -179,6 +180,24 @@ def _clock(config: Config, system: System) -> Check:
         "system clock NOT synchronized: scheduled sessions wait for it",
         "check the network; sudo timedatectl set-ntp true; timedatectl status",
     )
+
+
+def _group(config: Config, system: System) -> Check:
+    group = config.socket_group
+    if group is None:
+        return Check(
+            WARN,
+            "no control.group: only root and the daemon's user may use pc6 ctl",
+            'set group = "pc6band" under [control]',
+        )
+    code, _ = system.run(["getent", "group", group])
+    if code != 0:
+        return Check(
+            FAIL,
+            f"control.group {group!r} does not exist",
+            f"sudo groupadd {group} && sudo usermod -aG {group} $USER",
+        )
+    return Check(OK, f"control group {group} exists")
 
 
 def _daemon(config: Config, system: System) -> Check:

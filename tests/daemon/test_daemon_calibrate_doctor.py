@@ -95,6 +95,7 @@ def _fake(**overrides: object) -> System:
         "systemctl is-active bluetooth": (0, "active\n"),
         "systemctl is-active ModemManager": (0, "active\n"),
         "bluetoothctl info C0:FF:EE:00:00:01": (0, "Paired: no\nBonded: no\n"),
+        "getent group pc6band": (0, "pc6band:x:990:\n"),
     }
     runs.update(overrides.pop("runs", {}))  # type: ignore[arg-type]
     missing = set(overrides.pop("missing", ()))  # type: ignore[call-overload]
@@ -111,7 +112,10 @@ def _fake(**overrides: object) -> System:
 
 
 def test_doctor_serial(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_config(home, '[backend]\nname = "serial"\nport = "/dev/pc6band"\n')
+    # The first body line lands in write_config's [control] table.
+    path = write_config(
+        home, 'group = "pc6band"\n[backend]\nname = "serial"\nport = "/dev/pc6band"\n'
+    )
     checks = diagnose(
         path, _fake(denied={"/dev/pc6band"}, missing={"/etc/udev/rules.d/99-pc6band.rules"})
     )
@@ -122,7 +126,10 @@ def test_doctor_serial(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )
     status, fix = text["ModemManager will probe the band's serial port"]
     assert status == FAIL and "99-pc6band.rules" in fix
+    assert text["control group pc6band exists"][0] == OK
     assert run_doctor(str(path), _fake()) == 0  # the same Pi, fixed
+    no_group = _fake(runs={"getent group pc6band": (2, "")})
+    assert any(c.what == "control.group 'pc6band' does not exist" for c in diagnose(path, no_group))
     capsys.readouterr()
 
 

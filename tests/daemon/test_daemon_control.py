@@ -280,3 +280,16 @@ def test_pc6_daemon_process(home: Path) -> None:
     with Journal(home / "journal.sqlite") as journal:
         assert journal.recent(1)[0].reason == "stopped"
         assert journal.last_event("daemon") is not None
+
+
+def test_group_policy() -> None:
+    import grp
+
+    from firmware_host.control import GroupPolicy
+
+    me = Peer(1, os.getuid(), os.getgid())
+    stranger = Peer(2, 4242, 4242)
+    assert GroupPolicy(None)(me) and not GroupPolicy(None)(stranger)
+    assert not GroupPolicy("no-such-group-pc6")(stranger)  # logged; nobody else let in
+    group = grp.getgrgid(os.getgid()).gr_name
+    assert GroupPolicy(group)(Peer(3, 4242, os.getgid()))  # a member by primary group
