@@ -34,6 +34,7 @@ from device import protocol as p
 
 from ..actuator import Actuator, ActuatorKind, Capabilities
 from ..errors import ActuatorError, InvalidInput, LinkError
+from ..paths import config_dir
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +99,6 @@ def read_key(
     if len(key) != p.KEY_LEN:
         raise InvalidInput(f"band key must be {p.KEY_LEN} bytes, got {len(key)}")
     return bytes(key)
-
-
-def config_dir() -> Path:
-    """``$PC6_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/pc6band``, else ``~/.config/pc6band``."""
-    override = os.environ.get("PC6_CONFIG_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "pc6band"
 
 
 def key_path(band_id: str) -> Path:
