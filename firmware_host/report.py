@@ -45,6 +45,9 @@ def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
     events = journal.events_between(start, end)
     sim = " — SIMULATED" if any(s.simulated for s in sessions) else ""
     lines = [f"Night of {night} (12:00 to 12:00, {tz}){sim}"]
+    change = _clock_change(start, end, tz)
+    if change:
+        lines.append(f"  {change}")
     if not sessions:
         lines.append("  no sessions")
     else:
@@ -67,6 +70,19 @@ def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
     problems = [e for e in events if e[2] in ("config", "profile")]
     lines += [f"  {kind}: {detail}" for _, _, kind, detail in problems]
     return "\n".join(lines)
+
+
+def _clock_change(start: float, end: float, tz: dt.tzinfo) -> str:
+    """A note when daylight saving changed the local clock during the night."""
+    a, b = dt.datetime.fromtimestamp(start, tz), dt.datetime.fromtimestamp(end, tz)
+    shift = (b.utcoffset() or dt.timedelta()) - (a.utcoffset() or dt.timedelta())
+    if not shift:
+        return ""
+    way = "forward" if shift > dt.timedelta() else "back"
+    return (
+        f"clocks went {way} {abs(shift.total_seconds()) / 3600:g} h this night "
+        f"({a.tzname()} → {b.tzname()}); times below are local"
+    )
 
 
 def _session_line(s: SessionRow, tz: dt.tzinfo) -> str:

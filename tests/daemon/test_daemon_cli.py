@@ -171,3 +171,11 @@ def test_sim_night_on_the_gpio_twin(home: Path) -> None:
     code, out, err = pc6("sim", "night", "--config", str(path), "--date", "2026-10-24")
     assert code == 0, err
     assert "pressure" in out and "completed" in out and "SIMULATED" in out
+
+
+def test_morning_report_says_the_clocks_changed(home: Path) -> None:
+    path = write_config(home, NIGHT)
+    code, out, _ = pc6("sim", "night", "--config", str(path), "--date", "2026-10-24")
+    assert code == 0 and "clocks went back 1 h this night (CEST → CET)" in out
+    code, out, _ = pc6("sim", "night", "--config", str(path), "--date", "2026-03-28")
+    assert "clocks went forward 1 h this night (CET → CEST)" in out
