@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .actuator import Actuator, FaultListener
+from .actuator import Actuator, FaultListener, LinkListener
 from .config import Calibration
 
 
@@ -44,3 +44,7 @@ class CalibratedActuator(Actuator):
     def on_fault(self, listener: FaultListener) -> Callable[[], None]:
         """Faults come from the backend itself."""
         return self.inner.on_fault(listener)
+
+    def on_link(self, listener: LinkListener) -> Callable[[], None]:
+        """Link drops and returns come from the backend itself."""
+        return self.inner.on_link(listener)

@@ -245,3 +245,26 @@ def test_profiles_run_relative_to_the_calibration(home: Path) -> None:
     seen: list[float] = []
     run_virtual(lambda: night(config, T0, local(21, 52), during=script, actuator_factory=factory))
     assert seen == [pytest.approx(0.4), pytest.approx(0.5)]  # at the motor; in the wearer's
+
+
+def test_link_loss_is_journaled_and_the_session_goes_on(home: Path) -> None:
+    """Through the calibration wrapper, a band's link news reaches the gate and the journal."""
+    config = write_config(home, "")
+    made: list[Any] = []
+
+    def factory(cfg: Config, kind: ActuatorKind) -> Any:
+        made.append(default_actuator(cfg, kind))
+        return made[-1]
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        assert (await ctl(daemon, "start", profile="short"))["ok"]
+        await until(clock, local(21, 50, 10))
+        made[0].inner.report_link(False, "link lost: out of range")
+        await until(clock, local(21, 50, 20))
+        made[0].inner.report_link(True, "link back")
+
+    run_virtual(lambda: night(config, T0, local(21, 55), during=script, actuator_factory=factory))
+    links = _events(home, "link")
+    assert links[:2] == ["link lost: out of range", "link back"], links
+    with Journal(home / "journal.sqlite") as journal:
+        assert journal.recent(1)[0].reason == "completed"
