@@ -132,6 +132,13 @@ def _guarded(call: Callable[[], int]) -> int:
 
     try:
         return call()
+    except BrokenPipeError:
+        # `pc6 profile list | head`: the reader left. Stay quiet (never SIGPIPE's default,
+        # which would kill a running session before its outputs are turned off).
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except InvalidInput as err:
         print(f"pc6: error: {err}", file=sys.stderr)
         return EXIT_INVALID
