@@ -318,14 +318,13 @@ class SafetyGate:
     def _account(self, now: float) -> None:
         """Advance on-time bookkeeping to ``now``; apply caps that have run out."""
         motion, last = self._motion, self._last_t
-        if now <= last:
-            return
-        # On-time between last and now: the motion is monotone, so find where it is zero.
-        ends_at_zero = motion.vb == 0 and motion.tb > motion.ta
-        on_end = min(now, motion.tb) if ends_at_zero else now
-        if motion.at(last) > 0 or (motion.tb > last and motion.vb > 0):
-            self.budget_used_s += max(0.0, on_end - last) if ends_at_zero else now - last
-        self._last_t = now
+        if now > last:
+            # On-time between last and now: the motion is monotone; find where it is zero.
+            ends_at_zero = motion.vb == 0 and motion.tb > motion.ta
+            on_end = min(now, motion.tb) if ends_at_zero else now
+            if motion.at(last) > 0 or (motion.tb > last and motion.vb > 0):
+                self.budget_used_s += max(0.0, on_end - last) if ends_at_zero else now - last
+            self._last_t = now
         if self._on_since is not None and motion.at(now) == 0 and motion.tb <= now + EPSILON_S:
             end = max(motion.tb, motion.ta)
             press = end - self._on_since

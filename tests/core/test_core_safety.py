@@ -171,3 +171,23 @@ def test_gate_clamps_limits_that_bypassed_config() -> None:
         assert gate.limits.max_continuous_on_s <= 300.0 and gate.limits.rest_ratio >= 1.0
 
     run_virtual(scenario)
+
+
+def test_a_night_whose_budget_is_already_spent_ends_at_once() -> None:
+    tl = timeline('[[steps]]\nset = 0.5\nfor = "1m"\n[[steps]]\nset = 0\nfor = "1s"\n')
+
+    async def scenario():  # noqa: ANN202
+        clock = LoopClock()
+        act = SimActuator("vibration", now=clock.now)
+        limits = limits_for(act.kind, {"nightly_budget_s": 60})
+        gate = SafetyGate(act, clock, limits, budget_used_s=60.0)
+        await gate.open(TraceRecorder(clock.now()))
+        from firmware_host.engine import Engine
+
+        result = await Engine(tl, gate, clock).run()
+        await gate.close()
+        return result, gate
+
+    result, gate = run_virtual(scenario)
+    assert result.reason is EndReason.LIMIT and "budget" in result.detail
+    assert gate.recorder is not None and max(v for _, v in gate.recorder.rows) == 0
