@@ -176,7 +176,7 @@ def test_gate_clamps_limits_that_bypassed_config() -> None:
 def test_a_night_whose_budget_is_already_spent_ends_at_once() -> None:
     tl = timeline('[[steps]]\nset = 0.5\nfor = "1m"\n[[steps]]\nset = 0\nfor = "1s"\n')
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         clock = LoopClock()
         act = SimActuator("vibration", now=clock.now)
         limits = limits_for(act.kind, {"nightly_budget_s": 60})
