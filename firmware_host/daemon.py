@@ -427,15 +427,10 @@ class Daemon:
         if gate.tripped and not self.trip:
             self.trip = gate.tripped
         try:
-            self.journal.end_session(
+            self.journal.end_from_result(
                 running.session_id,
+                result,
                 at=self.clock.wall(),
-                reason=result.reason.value,
-                detail=result.detail,
-                duration_s=result.duration_s,
-                dose=result.dose,
-                peak=result.peak,
-                max_lateness_ms=result.max_lateness_s * 1000,
                 on_s=max(0.0, gate.budget_used_s - used),
             )
             if gate.recorder is not None:

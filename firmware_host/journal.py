@@ -10,8 +10,12 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import PC6Error
+
+if TYPE_CHECKING:
+    from .engine import SessionResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -161,6 +165,22 @@ class Journal:
             "UPDATE sessions SET ended_at=?, reason=?, detail=?, duration_s=?, dose=?, peak=?,"
             " max_lateness_ms=?, on_s=? WHERE id=?",
             (at, reason, detail, duration_s, dose, peak, max_lateness_ms, on_s, session_id),
+        )
+
+    def end_from_result(
+        self, session_id: int, result: SessionResult, *, at: float, on_s: float | None = None
+    ) -> None:
+        """Record a session's end from the engine's :class:`SessionResult`."""
+        self.end_session(
+            session_id,
+            at=at,
+            reason=result.reason.value,
+            detail=result.detail,
+            duration_s=result.duration_s,
+            dose=result.dose,
+            peak=result.peak,
+            max_lateness_ms=result.max_lateness_s * 1000,
+            on_s=on_s,
         )
 
     def recent(self, limit: int = 20) -> list[SessionRow]:

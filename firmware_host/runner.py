@@ -286,15 +286,8 @@ class _Session:
         for _, kind, detail in result.events:
             if kind in ("paused", "resumed"):
                 self.journal.event(self.session_id, at=self.clock.wall(), kind=kind, detail=detail)
-        self.journal.end_session(
-            self.session_id,
-            at=self.clock.wall(),
-            reason=result.reason.value,
-            detail=result.detail,
-            duration_s=result.duration_s,
-            dose=result.dose,
-            peak=result.peak,
-            max_lateness_ms=result.max_lateness_s * 1000,
+        self.journal.end_from_result(
+            self.session_id, result, at=self.clock.wall(), on_s=gate.budget_used_s
         )
 
     def _summary(self, result: SessionResult, gate: SafetyGate) -> None:
