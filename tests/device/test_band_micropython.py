@@ -95,3 +95,54 @@ async def test_unpaired_firmware_pairs_over_usb(tmp_path: Path) -> None:
         assert (band.fs / "pc6_key.bin").read_bytes() == KEY
     finally:
         band.close()
+
+
+@pytest.mark.realtime
+def test_pc6_run_plays_a_profile_on_the_real_firmware(tmp_path: Path) -> None:
+    """The builder's path on the real firmware: pair over USB, then ``pc6 run`` a profile."""
+    import os
+    import sys
+
+    band = MicroBand(tmp_path / "band", key=None)
+    env = {
+        **os.environ,
+        "PC6_CONFIG_DIR": str(tmp_path / "cfg"),
+        "PC6_STATE_DIR": str(tmp_path / "state"),
+    }
+    pc6 = [sys.executable, "-m", "firmware_host.cli"]
+    profile = tmp_path / "short.toml"
+    profile.write_text(
+        'name = "short"\ndescription = "d"\nkinds = ["vibration"]\n'
+        '[[steps]]\nramp = 0.6\nover = "500ms"\n[[steps]]\nhold = "600ms"\n'
+        '[[steps]]\nset = 0.3\nfor = "400ms"\n[[steps]]\nramp = 0\nover = "300ms"\n'
+    )
+    try:
+        pair = subprocess.run(
+            [*pc6, "band", "pair", "--port", band.path],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+        assert pair.returncode == 0, pair.stderr
+        run = subprocess.run(
+            [*pc6, "run", str(profile), "--backend", "serial", "--port", band.path],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+        assert "session completed" in run.stdout
+    finally:
+        band.close()
+    rows = band.rows()
+    duties = [d for _, d in rows]
+    assert duties[-1] == 0
+    assert max(duties) == p.level_to_u16(0.6)
+    assert p.level_to_u16(0.3) in duties
+    first = next(i for i, d in enumerate(duties) if d > 0)
+    peak = duties.index(p.level_to_u16(0.6))
+    assert peak - first >= 3  # the 0.5 s ramp was played as a ramp on the band, not a step
+    ramp_s = (rows[peak][0] - rows[first][0]) / 1e9
+    assert 0.35 <= ramp_s <= 0.6
