@@ -228,8 +228,11 @@ def _cmd_profile_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_profile_check(args: argparse.Namespace) -> int:
+    from .actuator import ActuatorKind
     from .errors import ProfileError
     from .library import resolve
+    from .limits import limits_for
+    from .preview import gate_warnings
     from .timeline import compile_profile
 
     bad = 0
@@ -242,6 +245,10 @@ def _cmd_profile_check(args: argparse.Namespace) -> int:
             bad += 1
             continue
         print(f"ok   {name}: {profile.name}, {len(timeline)} breakpoints")
+        for kind in profile.kinds:
+            actuator = ActuatorKind(kind)
+            for note in gate_warnings(timeline, actuator, limits_for(actuator)):
+                print(f"warn {name}: {note}")
     return EXIT_INVALID if bad else 0
 
 
