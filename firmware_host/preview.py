@@ -20,7 +20,11 @@ def gate_warnings(timeline: Timeline, kind: ActuatorKind, limits: Limits) -> lis
     pts = list(timeline.points())
     rise = limits.max_rise_per_s
     for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
-        if v1 > v0 and (t1 == t0 or (v1 - v0) * 1000 / (t1 - t0) > rise + 1e-9):
+        if (
+            rise != float("inf")
+            and v1 > v0
+            and (t1 == t0 or (v1 - v0) * 1000 / (t1 - t0) > rise + 1e-9)
+        ):
             notes.append(
                 f"{kind}: at {format_duration(t0)} the level rises faster than "
                 f"{rise:g}/s; the gate slows it (soft start)"
