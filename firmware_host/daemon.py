@@ -135,10 +135,12 @@ class Daemon:
         self._journal_given = journal is not None
         self.running: Running | None = None
         self.pending: list[Pending] = []
-        self.trip: str | None = None
-        self.hold: tuple[str, float] | None = None  # stop-button hold: (why, until wall)
-        self.snoozed_until: float | None = None
-        self.level = 1.0
+        # What a person decided (a trip to clear, a hold, a snooze, a level) survives a
+        # restart: a crash and systemd's Restart= must not clear a latched trip.
+        self._trip: str | None = None
+        self._hold: tuple[str, float] | None = None  # stop-button hold: (why, until wall)
+        self._snoozed_until: float | None = None
+        self._level = 1.0
         self.synced = False
         self.results: list[SessionResult] = []
         self._stopping = False
@@ -149,6 +151,74 @@ class Daemon:
         self._status_line = ""
         self.stopped = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- state that survives a restart -----------------------------------------------
+
+    @property
+    def trip(self) -> str | None:
+        """A latched safety trip's reason; only ``reset`` clears it."""
+        return self._trip
+
+    @trip.setter
+    def trip(self, value: str | None) -> None:
+        self._trip = value
+        self._keep("trip", value)
+
+    @property
+    def hold(self) -> tuple[str, float] | None:
+        """A stop-button hold on the schedule: (why, until wall time)."""
+        return self._hold
+
+    @hold.setter
+    def hold(self, value: tuple[str, float] | None) -> None:
+        self._hold = value
+        self._keep("hold", list(value) if value else None)
+
+    @property
+    def snoozed_until(self) -> float | None:
+        """Scheduled sessions are skipped until this wall time."""
+        return self._snoozed_until
+
+    @snoozed_until.setter
+    def snoozed_until(self, value: float | None) -> None:
+        self._snoozed_until = value
+        self._keep("snoozed_until", value)
+
+    @property
+    def level(self) -> float:
+        """The live level scale set by ``pc6 ctl level``."""
+        return self._level
+
+    @level.setter
+    def level(self, value: float) -> None:
+        self._level = value
+        self._keep("level", None if value == 1.0 else value)
+
+    def _keep(self, key: str, value: object) -> None:
+        try:
+            self.journal.set_state(key, value, at=self.clock.wall())
+        except PC6Error:
+            logger.exception("could not keep %s in the journal", key)
+
+    def _restore(self) -> None:
+        """Take back what a person decided before a restart."""
+        try:
+            kept = self.journal.state()
+        except PC6Error:
+            logger.exception("could not read kept state from the journal")
+            return
+        trip, hold, snooze, level = (
+            kept.get(k) for k in ("trip", "hold", "snoozed_until", "level")
+        )
+        if isinstance(trip, str):
+            self._trip = trip
+            self._note(None, "restored", f"safety trip still latched: {trip}")
+        if isinstance(hold, list) and len(hold) == 2:
+            self._hold = (str(hold[0]), float(hold[1]))
+        if isinstance(snooze, int | float):
+            self._snoozed_until = float(snooze)
+        if isinstance(level, int | float) and 0 <= level <= LEVEL_MAX:
+            self._level = float(level)
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -164,6 +234,7 @@ class Daemon:
         """Serve until :meth:`request_stop`; outputs are off when it returns."""
         if self.config is None and self.config_error is None:
             self.reload()
+        self._restore()
         self._note(None, "daemon", f"started; {daemon_status.summary(self)}")
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None

@@ -7,6 +7,7 @@ committed before the kill.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,11 @@ CREATE TABLE IF NOT EXISTS traces (
     session_id INTEGER PRIMARY KEY REFERENCES sessions(id),
     t0 REAL NOT NULL,
     rows BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS daemon_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS schedule_runs (
     key TEXT PRIMARY KEY,
@@ -274,6 +280,21 @@ class Journal:
             (key, at, outcome),
         )
         return cur.rowcount == 1
+
+    def set_state(self, key: str, value: object, *, at: float) -> None:
+        """Keep one piece of daemon state (JSON) across restarts; ``None`` forgets it."""
+        if value is None:
+            self._write("DELETE FROM daemon_state WHERE key=?", (key,))
+        else:
+            self._write(
+                "INSERT OR REPLACE INTO daemon_state (key, value, at) VALUES (?, ?, ?)",
+                (key, json.dumps(value), at),
+            )
+
+    def state(self) -> dict[str, object]:
+        """All kept daemon state."""
+        rows = self._db.execute("SELECT key, value FROM daemon_state").fetchall()
+        return {key: json.loads(value) for key, value in rows}
 
     def has_run(self, key: str) -> bool:
         """Whether scheduled occurrence ``key`` was already handled."""

@@ -268,3 +268,38 @@ def test_link_loss_is_journaled_and_the_session_goes_on(home: Path) -> None:
     assert links[:2] == ["link lost: out of range", "link back"], links
     with Journal(home / "journal.sqlite") as journal:
         assert journal.recent(1)[0].reason == "completed"
+
+
+def test_a_restart_keeps_the_trip_latched_and_the_snooze(home: Path) -> None:
+    """A crash and systemd's Restart= must not clear what a person has to decide."""
+    config = write_config(home, '[[schedule]]\nat = "22:30"\nprofile = "short"\n')
+    made: list[Any] = []
+
+    def factory(cfg: Config, kind: ActuatorKind) -> Any:
+        made.append(default_actuator(cfg, kind))
+        return made[-1]
+
+    async def first_life(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 0))
+        assert (await ctl(daemon, "start", profile="short"))["ok"]
+        await until(clock, local(22, 0, 10))
+        made[-1].inner.fail_next = "motor driver overheated"
+        await until(clock, local(22, 1))
+        assert (await ctl(daemon, "snooze", duration="8h"))["ok"]
+
+    run_virtual(
+        lambda: night(config, T0, local(22, 5), during=first_life, actuator_factory=factory)
+    )
+    seen: dict[str, Any] = {}
+
+    async def second_life(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 10))
+        seen["status"] = await ctl(daemon, "status")
+        seen["refused"] = await ctl(daemon, "start", profile="short")
+
+    # The daemon comes back (a new process), and the scheduled 22:30 passes.
+    run_virtual(lambda: night(config, local(22, 6), local(22, 40), during=second_life))
+    assert seen["status"]["state"] == "tripped"
+    assert "motor driver overheated" in seen["status"]["trip"]
+    assert "safety trip latched" in seen["refused"]["error"]
+    assert [p for _, p in started_at(home)] == ["short"]  # nothing ran after the restart
