@@ -23,6 +23,7 @@ import math
 import os
 import pwd
 import socket
+import stat
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from typing import Any
 
 from .daemon import Daemon
 from .durations import parse_duration_ms
-from .errors import DurationError, PC6Error
+from .errors import ConfigError, DurationError, PC6Error
 
 logger = logging.getLogger(__name__)
 
@@ -206,8 +207,12 @@ def _error(message: str, request_id: Any = None) -> dict[str, Any]:
 
 
 def _remove_stale(path: Path) -> None:
-    if not path.exists():
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
         return
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"control.socket: {path} exists and is not a socket; choose another path")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(str(path))
@@ -299,13 +304,19 @@ def _reload(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
     return {"config_error": error, "profiles": [f"{n}: {w}" for n, w in changes]}
 
 
+MAX_CONTROL_DELAY_S = 24 * 3600.0  # a snooze or a delayed start: within a day
+
+
 def _duration(raw: Any, name: str, *, zero_ok: bool) -> float:
     if raw is None:
         raise BadRequest(f"{name}: required, a duration like '30m'")
     try:
-        return parse_duration_ms(raw, allow_zero=zero_ok) / 1000
+        seconds = parse_duration_ms(raw, allow_zero=zero_ok) / 1000
     except DurationError as err:
         raise BadRequest(f"{name}: {err}") from None
+    if seconds > MAX_CONTROL_DELAY_S:
+        raise BadRequest(f"{name}: at most 24h, got {raw!r}")
+    return seconds
 
 
 Handler = Callable[[Daemon, dict[str, Any], str], Any]

@@ -213,10 +213,16 @@ class Daemon:
         if isinstance(trip, str):
             self._trip = trip
             self._note(None, "restored", f"safety trip still latched: {trip}")
-        if isinstance(hold, list) and len(hold) == 2:
+        if (
+            isinstance(hold, list)
+            and len(hold) == 2
+            and isinstance(hold[1], int | float)
+            and self.clock.wall() < hold[1] <= self.clock.wall() + 2 * 86400
+        ):
             self._hold = (str(hold[0]), float(hold[1]))
-        if isinstance(snooze, int | float):
-            self._snoozed_until = float(snooze)
+        now = self.clock.wall()
+        if isinstance(snooze, int | float) and now < snooze <= now + 2 * 86400:
+            self._snoozed_until = float(snooze)  # anything else is stale or corrupt
         if isinstance(level, int | float) and 0 <= level <= LEVEL_MAX:
             self._level = float(level)
 
@@ -261,7 +267,11 @@ class Daemon:
             same = self.config is not None and self.config.profile_dirs == config.profile_dirs
             store = self.profiles if same else ProfileStore(config.profile_dirs)
             check_schedule(config, store)
-        except PC6Error as err:
+        except Exception as err:  # any failure here means "config unusable"
+            # A bug or an OS surprise while reading config must not take the daemon down:
+            # it stays up, outputs off, and says why.
+            if not isinstance(err, PC6Error):
+                logger.exception("unexpected error while loading the config")
             first = self.config is None and self.config_error is None
             changed = str(err) != self.config_error
             self.config, self.config_error = None, str(err)
@@ -341,7 +351,13 @@ class Daemon:
     def _housekeeping(self) -> None:
         if self._preloaded is None and _stamp(self.config_path) != self._config_stamp:
             self.reload()
-        for name, what in self.profiles.refresh():
+        try:
+            changes = self.profiles.refresh()
+        except Exception as err:  # an edited profile must never take the daemon down
+            logger.exception("profile refresh failed")
+            self._note(None, "profile", f"refresh failed, previous versions kept: {err}")
+            return
+        for name, what in changes:
             self._note(None, "profile", f"{name}: {what}")
 
     # -- schedules -----------------------------------------------------------------------
@@ -399,6 +415,9 @@ class Daemon:
             self.start_now(occ.profile, origin="schedule", why=why)
         except PC6Error as err:
             return f"skipped: {err}"
+        except Exception as err:  # e.g. a backend option of the wrong type: outputs stay off
+            logger.exception("scheduled start of %s failed", occ.profile)
+            return f"skipped: could not start ({type(err).__name__}: {err})"
         return "started"
 
     def _start_pending(self, now: float) -> None:
@@ -586,6 +605,8 @@ class Daemon:
     def snooze(self, seconds: float, *, by: str) -> dict[str, Any]:
         """Skip scheduled sessions for ``seconds`` (0 ends a snooze)."""
         tz = self.config.tz if self.config else dt.UTC
+        if not math.isfinite(seconds) or seconds > 86400:
+            raise Refused(f"snooze must be at most 24h, got {seconds:g} s")
         if seconds <= 0:
             self.snoozed_until = None
             self._note(None, "snooze", f"cleared by {by}")

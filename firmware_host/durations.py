@@ -8,6 +8,8 @@ import re
 from .errors import DurationError
 
 _UNITS_MS = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+#: Nothing in pc6band lasts longer than this; beyond it a number is a typo, not a plan.
+MAX_DURATION_MS = 366 * 24 * 3_600_000
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
@@ -23,8 +25,8 @@ def parse_duration_ms(value: object, *, allow_zero: bool = False) -> int:
     if isinstance(value, bool):
         raise DurationError(f"expected a duration like '90s', got {value!r}")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise DurationError(f"duration must be finite, got {value!r}")
+        if not math.isfinite(value) or abs(value) * 1000 > MAX_DURATION_MS:
+            raise DurationError(f"duration must be finite and at most 366 days, got {value!r}")
         ms = round(value * 1000)
     elif isinstance(value, str):
         ms = _parse_text(value)
@@ -54,6 +56,8 @@ def _parse_text(text: str) -> int:
             raise DurationError(f"units out of order or repeated in duration {text!r}")
         last_rank = rank
         total += float(number) * _UNITS_MS[unit]
+        if not math.isfinite(total) or total > MAX_DURATION_MS:
+            raise DurationError(f"duration {text!r} is longer than 366 days")
         pos = match.end()
     if pos != len(compact):
         raise DurationError(

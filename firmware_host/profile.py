@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,10 +181,30 @@ def load_profile(path: str | Path) -> Profile:
     """
     source = str(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise ProfileError(f"cannot read file: {err.strerror or err}", source=source) from err
+        data = _read_regular_file(Path(path).expanduser())
+    except (OSError, ValueError, RuntimeError) as err:
+        # OSError: missing or unreadable; ValueError: a NUL byte; RuntimeError: ~user unknown.
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ProfileError(f"cannot read file: {reason}", source=source) from err
     return parse_profile(data, source=source)
+
+
+MAX_PROFILE_BYTES = 1 << 20
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """Read a regular file of at most 1 MiB without ever blocking on a FIFO or a device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, "not a regular file")
+        if info.st_size > MAX_PROFILE_BYTES:
+            raise OSError(0, "larger than a profile may be (1 MiB)")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_PROFILE_BYTES + 1)
+    finally:
+        os.close(fd)
 
 
 def parse_profile(data: bytes | str, *, source: str = "<profile>") -> Profile:

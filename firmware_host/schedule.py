@@ -171,15 +171,22 @@ def _parse_local_datetime(raw: Any, name: str) -> dt.datetime:
     if isinstance(raw, dt.datetime):  # TOML's own local date-time
         if raw.tzinfo is not None:
             raise ConfigError(f"{name}: give a local time without an offset, got {raw}")
-        return raw
+        return _in_range(raw, name)
     if isinstance(raw, str):
         try:
             value = dt.datetime.fromisoformat(raw.strip())
         except ValueError:
             value = None
         if value is not None and value.tzinfo is None:
-            return value
+            return _in_range(value, name)
     raise ConfigError(f'{name}: must be a local date and time like "2026-03-29T02:30", got {raw!r}')
+
+
+def _in_range(value: dt.datetime, name: str) -> dt.datetime:
+    # Far dates overflow time conversions in every zone; a one-off session is for soon.
+    if not 1971 <= value.year <= 2200:
+        raise ConfigError(f"{name}: must be a date between 1971 and 2200, got {value:%Y-%m-%d}")
+    return value
 
 
 def _parse_days(raw: Any, name: str) -> frozenset[int]:

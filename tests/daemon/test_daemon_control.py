@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from firmware_host.clock import RealClock
 from firmware_host.control import MAX_LINE, ControlServer, Peer
 from firmware_host.ctl_cli import main as ctl_main
 from firmware_host.daemon import Daemon
+from firmware_host.errors import ConfigError
 from firmware_host.journal import Journal
 
 FAST = """
@@ -203,7 +205,15 @@ async def test_wrong_uid_is_refused(home: Path) -> None:
 async def test_socket_mode_and_stale_socket(home: Path) -> None:
     config = write_config(home, FAST)
     daemon = Daemon(config, clock=RealClock())
-    (home / "ctl.sock").write_text("left over by a crashed daemon")
+    notes = home / "notes.txt"
+    notes.write_text("a person's file, not a socket")
+    with pytest.raises(ConfigError, match="not a socket"):
+        await ControlServer(daemon, notes).start()
+    assert notes.read_text() == "a person's file, not a socket"  # never deleted
+    # A socket left behind by a crashed daemon: bound, then abandoned without unlink.
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(home / "ctl.sock"))
+    left.close()
     server = ControlServer(daemon, home / "ctl.sock")
     await server.start()
     try:
