@@ -83,8 +83,8 @@ class LoopClock:
     async def sleep_until(self, deadline: float) -> None:
         """Sleep on the loop's own timers."""
         delay = deadline - self.now()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # Always yield, even when late: a loop that is behind must not starve the others.
+        await asyncio.sleep(max(0.0, delay))
 
     def call_at(self, deadline: float, callback: Callable[[], None]) -> Cancellable:
         """The loop's own ``call_at``."""
@@ -150,6 +150,7 @@ class RealClock:
     async def sleep_until(self, deadline: float) -> None:
         """Wait for ``deadline``; cancellable like any awaitable."""
         if deadline <= time.monotonic():
+            await asyncio.sleep(0)  # late already: still let the other tasks run
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         timer = self.call_at(deadline, lambda: _resolve(fut))

@@ -132,6 +132,6 @@ def _check_limit(kind: ActuatorKind, key: str, raw: Any, section: str) -> float:
             raise ConfigError(f"{name}: must be at least {hard:g} for {kind}, got {value:g}")
     elif value > hard:
         raise ConfigError(f"{name}: must be at most {hard:g} for {kind}, got {value:g}")
-    if key in {"lease_s", "max_session_s", "max_continuous_on_s"} and value == 0:
+    if key in {"lease_s", "max_session_s", "max_continuous_on_s", "max_rise_per_s"} and value == 0:
         raise ConfigError(f"{name}: must be above 0")
     return value

@@ -220,10 +220,10 @@ class SafetyGate:
         if self.link_down:
             return 0.0  # the band is off by its own lease; nothing can reach it now
         limited = min(max(level, 0.0), self.max_level)
-        if self.finished:
-            limited = 0.0
-        elif limited > 0 and self._rest_until > now + EPSILON_S:
-            limited = 0.0  # resting after a press, or after a cut-off
+        if self.finished or (limited > 0 and self._rest_until > now + EPSILON_S):
+            # Session over, or resting after a press or a cut-off: off now, not by the
+            # caller's ramp (which may be a long ramp that would keep pressing).
+            limited, ramp_s = 0.0, 0.0
         current = self._motion.at(now)
         if limited > current:
             ramp_s = self._soft_start(current, limited, ramp_s)

@@ -290,6 +290,8 @@ class GpioVibration(_GpioActuator):
             deadline += period
             await self.clock.sleep_until(deadline)
             now = self.clock.now()
+            if now - deadline > period:
+                deadline = now  # behind: skip ticks rather than burst to catch up
             duty = self.duty_for(self.level)
             ratio = (self._current.value - c.current_zero) / (c.current_stall * duty)
             if ratio < c.stall_ratio:

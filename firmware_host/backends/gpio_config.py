@@ -55,6 +55,13 @@ class VibrationConfig:
 
     def check(self) -> None:
         """Cross-option rules."""
+        if not self.active_high:
+            # The force-off command, the boot pull-down and a floating pin all mean "low";
+            # with an active-low driver each of them would mean full power.
+            raise ConfigError(
+                "gpio.active_high: must be true; wire the driver so that a low pin is off "
+                "(see docs/gpio-wiring.md)"
+            )
         if self.min_duty > self.max_duty:
             raise ConfigError(
                 f"gpio.min_duty: must be at most gpio.max_duty "

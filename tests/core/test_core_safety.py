@@ -191,3 +191,41 @@ def test_a_night_whose_budget_is_already_spent_ends_at_once() -> None:
     result, gate = run_virtual(scenario)
     assert result.reason is EndReason.LIMIT and "budget" in result.detail
     assert gate.recorder is not None and max(v for _, v in gate.recorder.rows) == 0
+
+
+def test_a_cut_off_is_immediate_even_when_the_profile_ramps_on() -> None:
+    # The continuous limit falls exactly where the profile starts a long ramp up.
+    limits = replace(DEFAULT_LIMITS[ActuatorKind.PRESSURE], max_continuous_on_s=120.0)
+    tl = timeline(
+        '[[steps]]\nramp = 0.5\nover = "1s"\n[[steps]]\nhold = "119s"\n'
+        '[[steps]]\nramp = 1.0\nover = "60s"\n[[steps]]\nramp = 0\nover = "1s"\n'
+    )
+    played = run_virtual(lambda: play(tl, "pressure", limits=limits))
+    stretches = on_stretches(played.rows)
+    assert stretches[0][1] <= 120.0 + 1e-6  # off at the limit, not ramped down for a minute
+
+
+def test_a_zero_rise_limit_is_refused() -> None:
+    with pytest.raises(ConfigError, match="max_rise_per_s: must be above 0"):
+        limits_for(ActuatorKind.PRESSURE, {"max_rise_per_s": 0})
+
+
+def test_a_late_loop_still_lets_other_tasks_run() -> None:
+    """A task that is always behind its deadline must not starve the rest of the loop."""
+    import asyncio
+
+    async def scenario() -> int:
+        clock = LoopClock()
+        ran = 0
+
+        async def other() -> None:
+            nonlocal ran
+            ran += 1
+
+        task = asyncio.get_running_loop().create_task(other())
+        for _ in range(5):
+            await clock.sleep_until(clock.now() - 1.0)  # already late
+        await task
+        return ran
+
+    assert run_virtual(scenario) == 1

@@ -54,3 +54,9 @@ def test_registered_as_gpio_backend() -> None:
     """Needs the ``gpio`` entry point in pyproject (and a fresh ``pip install -e``)."""
     actuator = create_backend("gpio", kind="pressure", sim_pins=True)
     assert isinstance(actuator, GpioPressure)
+
+
+def test_active_low_wiring_is_refused() -> None:
+    """pc6-gpio-off, the boot pull-down and a floating pin all drive low: low must be off."""
+    with pytest.raises(ConfigError, match="gpio.active_high: must be true"):
+        create("vibration", sim_pins=True, active_high=False)
