@@ -58,5 +58,5 @@ def test_registered_as_gpio_backend() -> None:
 
 def test_active_low_wiring_is_refused() -> None:
     """pc6-gpio-off, the boot pull-down and a floating pin all drive low: low must be off."""
-    with pytest.raises(ConfigError, match="gpio.active_high: must be true"):
+    with pytest.raises(ConfigError, match=r"gpio\.active_high: must be true"):
         create("vibration", sim_pins=True, active_high=False)
