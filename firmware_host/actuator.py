@@ -42,6 +42,8 @@ class Capabilities:
             quantised output changes.
         max_lease_s: the longest lease the far end honours.
         simulated: nothing physical moves; every run says so.
+        max_ramp_s: the longest single ramp the far end can play (a band's wire format
+            holds 65.5 s); the engine splits longer ramps.
     """
 
     kind: ActuatorKind
@@ -49,6 +51,7 @@ class Capabilities:
     resolution: int = 1000
     max_lease_s: float = 5.0
     simulated: bool = False
+    max_ramp_s: float = float("inf")
 
 
 FaultListener = Callable[[str], None]

@@ -99,6 +99,23 @@ def stepped(commands: list[Command], start: float, resolution: int) -> Iterator[
         level = target
 
 
+def chunked(commands: list[Command], start: float, max_ramp_ms: float) -> Iterator[Command]:
+    """Ramps longer than the actuator can play in one go, as several shorter ones."""
+    level = start
+    for t, target, ramp in commands:
+        if ramp <= max_ramp_ms:
+            yield (t, target, ramp)
+        else:
+            parts = math.ceil(ramp / max_ramp_ms)
+            for i in range(1, parts + 1):
+                yield (
+                    t + (i - 1) * ramp / parts,
+                    level + (target - level) * i / parts,
+                    ramp / parts,
+                )
+        level = target
+
+
 def _quantise(level: float, resolution: int) -> float:
     return math.floor(level * resolution + 0.5) / resolution
 
@@ -215,7 +232,8 @@ class Engine:
 
     def _expand(self, commands: list[Command], start: float) -> Iterator[Command]:
         if self._resolution is None:
-            return iter(commands)
+            limit_ms = self.gate.actuator.capabilities.max_ramp_s * 1000
+            return chunked(commands, start, limit_ms) if math.isfinite(limit_ms) else iter(commands)
         return stepped(commands, start, self._resolution)
 
     async def _run_commands(self, commands: Iterator[Command], end_ms: float) -> bool:

@@ -241,14 +241,22 @@ class Journal:
             f"SELECT at, kind, detail FROM events {where} ORDER BY id DESC LIMIT 1", args
         ).fetchone()
 
-    def on_time_between(self, start: float, end: float, kind: str) -> float:
-        """Seconds of non-zero output of ``kind`` in sessions started in ``[start, end)``."""
-        row = self._db.execute(
+    def on_time_between(
+        self, start: float, end: float, kind: str, *, simulated: bool | None = None
+    ) -> float:
+        """Seconds of non-zero output of ``kind`` in sessions started in ``[start, end)``.
+
+        ``simulated`` keeps only simulated (True) or only real (False) sessions.
+        """
+        sql = (
             "SELECT COALESCE(SUM(on_s), 0) FROM sessions WHERE kind = ? AND started_at >= ?"
-            " AND started_at < ?",
-            (kind, start, end),
-        ).fetchone()
-        return float(row[0])
+            " AND started_at < ?"
+        )
+        args: tuple[object, ...] = (kind, start, end)
+        if simulated is not None:
+            sql += " AND simulated = ?"
+            args = (*args, int(simulated))
+        return float(self._db.execute(sql, args).fetchone()[0])
 
     def save_trace(self, session_id: int, t0: float, rows: list[tuple[float, float]]) -> None:
         """Keep a session's delivered-level breakpoints (relative to epoch ``t0``)."""

@@ -162,8 +162,14 @@ class _Session:
 
     async def _play(self, limits: Limits, trace_file: IO[str] | None) -> SessionResult:
         o, clock = self.o, self.clock
+        used = self._budget_used_tonight(limits)
         gate = SafetyGate(
-            self.actuator, clock, limits, max_level=o.max_level, on_event=self._journal_event
+            self.actuator,
+            clock,
+            limits,
+            max_level=o.max_level,
+            budget_used_s=used,
+            on_event=self._journal_event,
         )
         self.session_id = self.journal.start_session(
             at=clock.wall(),
@@ -209,8 +215,8 @@ class _Session:
                 self.stop_request = f"{name} from user"
                 if self.engine is not None:
                     self.engine.stop(self.stop_request)
-            elif task is not None:
-                task.cancel()
+            elif count == 2 and task is not None:
+                task.cancel()  # once: further signals must not cut the clean-up short
 
         installed: list[signal.Signals] = []
         previous: dict[signal.Signals, Any] = {}
@@ -228,6 +234,32 @@ class _Session:
                 loop.remove_signal_handler(sig)
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+    def _budget_used_tonight(self, limits: Limits) -> float:
+        """Stimulation already given tonight (noon to noon, local time) by earlier runs.
+
+        A run on virtual time is a check, not a night: it neither counts nor is counted.
+
+        Raises:
+            PC6Error: the nightly budget is used up; nothing starts.
+        """
+        if self.o.fast:
+            return 0.0
+        import datetime as dt
+
+        from .schedule import night_bounds, night_of
+
+        tz = dt.datetime.now().astimezone().tzinfo or dt.UTC
+        start, end = night_bounds(night_of(self.clock.wall(), tz), tz)
+        used = self.journal.on_time_between(
+            start, end, self.kind.value, simulated=self.actuator.capabilities.simulated
+        )
+        if used >= limits.nightly_budget_s:
+            raise PC6Error(
+                f"tonight's {self.kind} budget ({limits.nightly_budget_s:g} s) is used up "
+                f"({used:.0f} s so far); it renews at noon"
+            )
+        return used
 
     @contextlib.contextmanager
     def _button(self, engine: Engine, gate: SafetyGate) -> Any:

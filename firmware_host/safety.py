@@ -97,10 +97,18 @@ class SafetyGate:
         except Exception as err:
             await self.trip(f"could not open the actuator: {err}")
             raise SafetyTrip(f"could not open the actuator: {err}") from err
+        # A band tells its own lease ceiling only once connected.
+        self.lease_s = min(self.limits.lease_s, self.actuator.capabilities.max_lease_s)
 
     async def close(self) -> None:
         """Output off and actuator closed; safe to call twice, never raises."""
-        await self._force_off()
+        try:
+            await self._force_off()
+        finally:
+            # Even if cancelled mid-way (a second Ctrl-C), the backend still gets closed.
+            await self._close_actuator()
+
+    async def _close_actuator(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
             self._unsubscribe = None

@@ -191,6 +191,7 @@ class BandLink(Actuator, abc.ABC):
             can_ramp=True,
             resolution=p.LEVEL_MAX,
             max_lease_s=5.0,
+            max_ramp_s=MAX_RAMP_S,
         )
         self.ping_interval_s = ping_interval_s
         self.link_timeout_s = link_timeout_s
@@ -433,7 +434,17 @@ class BandLink(Actuator, abc.ABC):
                 return ack
             if attempt == 0 and ack.result in (p.E_REPLAY, p.E_UNAUTH):
                 # The band may have restarted (new nonce) behind our back: learn it again.
+                before = self.info.nonce if self.info is not None else None
                 await self._hello()
+                if before is not None and self.info is not None and self.info.nonce != before:
+                    # It did: its output is 0 now. Tell the engine as a link drop and
+                    # return, so the session resumes with a ramp, never at the old level.
+                    self._band_target = 0
+                    self._resume_ramp_due = True
+                    asyncio.get_running_loop().call_soon(
+                        self.report_link, True, "band restarted; talking again"
+                    )
+                    raise LinkError(f"{self.where}: the band restarted (output off)")
                 continue
             break
         raise ActuatorError(
@@ -445,7 +456,9 @@ class BandLink(Actuator, abc.ABC):
         waiter: asyncio.Future[p.Message] = loop.create_future()
         self._waiters[key] = waiter
         try:
-            await self._send(message)
+            # A transport write can hang (a BLE write with response has no timeout of its
+            # own); bound it like the reply, so off() and close() always return.
+            await asyncio.wait_for(self._send(message), self.reply_timeout_s)
             return await asyncio.wait_for(waiter, self.reply_timeout_s)
         except TimeoutError as err:
             self._lost(f"no reply from the band within {self.reply_timeout_s:g} s")
@@ -470,7 +483,11 @@ class BandLink(Actuator, abc.ABC):
         self._counter = max(self._counter, info.last_counter) if same_boot else info.last_counter
         self.info = info
         self.capabilities = Capabilities(
-            kind=info.kind, can_ramp=True, resolution=p.LEVEL_MAX, max_lease_s=info.max_lease_s
+            kind=info.kind,
+            can_ramp=True,
+            resolution=p.LEVEL_MAX,
+            max_lease_s=info.max_lease_s,
+            max_ramp_s=MAX_RAMP_S,
         )
         return info
 
@@ -515,7 +532,9 @@ class BandLink(Actuator, abc.ABC):
                 return f"no answer from the band for {silent:.1f} s"
             token = next(self._tokens) & 0xFFFF
             try:
-                await self._send(p.encode_ping(token))
+                await asyncio.wait_for(self._send(p.encode_ping(token)), self.reply_timeout_s)
+            except TimeoutError:
+                return f"a ping could not be sent within {self.reply_timeout_s:g} s"
             except (LinkError, OSError) as err:
                 return str(err)
 
@@ -560,6 +579,10 @@ class BandLink(Actuator, abc.ABC):
             self.report_fault(f"band {name} (the host did not refresh in time)")
         else:
             logger.info("%s: band reports %s (%d)", self.where, name, m.detail)
+
+
+#: A SET carries its ramp in 16-bit milliseconds; the engine splits anything longer.
+MAX_RAMP_S = 60.0
 
 
 def create_options(options: dict[str, Any]) -> dict[str, Any]:

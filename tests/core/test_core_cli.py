@@ -101,3 +101,42 @@ def test_unknown_backend_is_invalid_input(tmp_path: Path) -> None:
         timeout=60,
     )
     assert run.returncode == 2 and "known backends" in run.stderr
+
+
+def test_a_spent_nightly_budget_refuses_to_start(tmp_path: Path) -> None:
+    import time
+
+    from firmware_host.journal import Journal
+
+    state = tmp_path / "state"
+    with Journal(state / "journal.sqlite") as journal:
+        sid = journal.start_session(
+            at=time.time() - 60,
+            profile="earlier",
+            sha256="-",
+            source="-",
+            backend="sim",
+            kind="vibration",
+            simulated=True,
+        )
+        journal.end_session(
+            sid,
+            at=time.time(),
+            reason="completed",
+            detail="",
+            duration_s=1,
+            dose=0,
+            peak=0,
+            max_lateness_ms=0,
+            on_s=4 * 3600,
+        )
+    run = subprocess.run(
+        [*PC6, "run", "fitting-test", "--kind", "vibration"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert "budget" in run.stderr and "renews at noon" in run.stderr
+    assert "SIMULATED" in run.stdout and "session" not in run.stdout  # nothing played

@@ -124,3 +124,12 @@ def test_stepped_places_steps_where_rounding_changes() -> None:
         (625.0, 0.75, 0.0),
         (875.0, 1.0, 0.0),
     ]
+
+
+def test_long_ramps_are_split_for_backends_with_a_ramp_limit() -> None:
+    from firmware_host.engine import chunked
+
+    parts = list(chunked([(0.0, 0.8, 200_000.0)], 0.0, 60_000.0))
+    assert len(parts) == 4
+    assert parts[0] == (0.0, 0.2, 50_000.0) and parts[-1] == (150_000.0, 0.8, 50_000.0)
+    assert list(chunked([(0.0, 0.5, 1000.0)], 0.0, 60_000.0)) == [(0.0, 0.5, 1000.0)]

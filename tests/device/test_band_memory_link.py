@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from band_testlib import KEY, run_virtual
 
+from firmware_host.errors import LinkError
 from sim.band import MemoryLink, VirtualBand
 
 
@@ -93,15 +94,27 @@ def test_reconnect_with_backoff_then_resume_only_with_a_ramp() -> None:
     assert halfway == pytest.approx(0.5, abs=0.02)
 
 
-def test_band_reset_mid_session_is_healed_by_a_new_hello() -> None:
-    async def scenario() -> float:
+def test_band_reset_mid_session_is_reported_and_resumed_only_with_a_ramp() -> None:
+    """A band that reboots behind our back is at 0: never jump back to the old level."""
+
+    async def scenario() -> tuple[list[tuple[bool, str]], float, float]:
         band = VirtualBand("vibration", key=KEY, seed=13, plant=None)
-        link = MemoryLink(band, key=KEY)
+        link = MemoryLink(band, key=KEY, resume_ramp_s=1.0)
+        events: list[tuple[bool, str]] = []
+        link.on_link(lambda up, why: events.append((up, why)))
         async with link:
             await link.set_level(0.5, lease_s=4.0)
             band.reset()  # watchdog: new nonce, counters restart, output off
             assert band.level() == 0.0
+            with pytest.raises(LinkError, match="restarted"):
+                await link.set_level(0.5, lease_s=4.0)
+            await asyncio.sleep(0)  # the "talking again" news is delivered next
             await link.set_level(0.4, lease_s=4.0)
-            return band.level()
+            right_after = band.level()
+            await asyncio.sleep(1.0)
+            return events, right_after, band.level()
 
-    assert run_virtual(scenario()) == pytest.approx(0.4, abs=1e-4)
+    events, right_after, later = run_virtual(scenario())
+    assert events and events[-1][0] is True and "restarted" in events[-1][1]
+    assert right_after < 0.05  # a ramp from 0, not a step back to the old level
+    assert later == pytest.approx(0.4, abs=1e-3)

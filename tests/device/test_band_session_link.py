@@ -108,3 +108,42 @@ def test_band_that_never_comes_back_ends_the_session(tmp_path: Any) -> None:
     assert "not back within 60 s" in result.detail
     assert band.breakpoints[-1][1] == 0  # the band went quiet by its own lease
     assert result.duration_s == pytest.approx(10.0 + 60.0, abs=6.0)
+
+
+def test_a_band_that_restarts_mid_session_resumes_with_a_ramp(tmp_path: Any) -> None:
+    async def scenario() -> tuple[SessionResult, VirtualBand, float]:
+        loop = asyncio.get_running_loop()
+        clock = LoopClock()
+        band = VirtualBand("pressure", key=KEY, seed=4, plant=None)
+        link = MemoryLink(band, key=KEY, kind="pressure")
+        gate = SafetyGate(link, clock, limits_for(link.kind))
+        await gate.open(TraceRecorder(clock.now()))
+        engine = Engine(PRESS, gate, clock)
+
+        async def reboot() -> None:
+            await asyncio.sleep(20.0)
+            band.reset()  # brown-out: the band reboots, the cable stays in
+
+        task = loop.create_task(reboot())
+        try:
+            result = await engine.run()
+        finally:
+            await gate.close()
+            task.cancel()
+        return result, band, gate.limits.max_rise_per_s
+
+    result, band, rise = run_virtual(scenario())
+    assert result.reason is EndReason.COMPLETED
+    rows = band.breakpoints
+    for (t0, v0), (t1, v1) in zip(rows, rows[1:], strict=False):
+        if v1 > v0:  # never a jump back to the old level: every rise within the soft start
+            assert v1 - v0 <= rise * (t1 - t0) + 0.01, (t0, v0, t1, v1)
+    assert any(kind == "resumed" for _, kind, _ in result.events)
+
+
+PRESS = compile_profile(
+    parse_profile(
+        'name = "press"\ndescription = "d"\nkinds = ["pressure"]\n[[steps]]\nramp = 0.8\n'
+        'over = "1s"\n[[steps]]\nhold = "60s"\n[[steps]]\nramp = 0\nover = "1s"\n'
+    )
+)
