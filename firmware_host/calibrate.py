@@ -16,10 +16,13 @@ edited file passes validation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
+import stat
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from typing import Protocol
 from .actuator import Actuator, ActuatorKind
 from .clock import Clock
 from .config import Calibration, Config, parse_config
-from .errors import ConfigError
+from .errors import ConfigError, InvalidInput
 from .safety import SafetyGate
 
 logger = logging.getLogger(__name__)
@@ -129,7 +132,11 @@ class KeyboardAnswers:
             self._pending = asyncio.ensure_future(loop.run_in_executor(None, sys.stdin.readline))
         done, _ = await asyncio.wait({self._pending}, timeout=timeout_s)
         if done:
+            line = self._pending.result()
             self._pending = None
+            if line == "":
+                # End of input is nobody answering: never save levels no one confirmed.
+                raise InvalidInput("calibration needs answers on a terminal (stdin closed)")
             return True
         return False
 
@@ -158,10 +165,33 @@ def update_calibration(path: Path, kind: ActuatorKind, levels: Calibration) -> C
         ]
         text = text[:start] + "\n" + "\n".join(lines + kept) + text[end:]
     config = parse_config(text, source=str(path), base=path.parent)  # validate first
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    _write_atomically(path.resolve(), text)
     return config
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Replace ``target`` (a symlink's destination) so that a crash leaves old or new, whole.
+
+    The new file keeps the old one's mode, and reaches the disk before it replaces it.
+    """
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def run_calibration(config_path: str | None, *, kind: str | None, dry_run: bool) -> int:

@@ -162,3 +162,37 @@ def test_doctor_sim_and_bad_config(home: Path, capsys: pytest.CaptureFixture[str
     assert run_doctor(str(bad), _fake()) == 1
     out = capsys.readouterr().out
     assert "[FAIL] config:" in out and "backend.name" in out and "fix:" in out
+
+
+def test_update_calibration_follows_a_symlink_and_keeps_the_mode(home: Path) -> None:
+    import os
+    import stat
+
+    real = write_config(home, "[calibration.vibration]\nfelt = 0.1\ncomfortable = 0.9\n")
+    real.chmod(0o600)
+    link = home / "linked.toml"
+    link.symlink_to(real)
+    update_calibration(link, ActuatorKind.VIBRATION, Calibration(0.2, 0.7))
+    assert link.is_symlink()  # the link still points at the real file ...
+    assert load_config(real).calibration_for(ActuatorKind.VIBRATION) == Calibration(0.2, 0.7)
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o600  # ... which kept its mode
+    assert [p.name for p in home.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+
+def test_end_of_input_is_not_an_answer() -> None:
+    import asyncio
+    import io
+    import sys
+
+    from firmware_host.calibrate import KeyboardAnswers
+    from firmware_host.errors import InvalidInput
+
+    async def scenario() -> None:
+        old, sys.stdin = sys.stdin, io.StringIO("")  # a closed stdin: readline gives ""
+        try:
+            with pytest.raises(InvalidInput, match="stdin closed"):
+                await KeyboardAnswers().wait(5.0)
+        finally:
+            sys.stdin = old
+
+    asyncio.run(scenario())
