@@ -28,7 +28,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -245,8 +245,15 @@ def occurrences(
     first = dt.datetime.fromtimestamp(start, tz).date() - dt.timedelta(days=2)
     last = dt.datetime.fromtimestamp(end, tz).date() + dt.timedelta(days=1)
     found: list[Occurrence] = []
+    # The zone is part of each key: after a change of timezone, "22:00" is another moment
+    # and another session, not one that already ran.
+    zone = getattr(tz, "key", None) or str(tz)
     for entry in entries:
-        found.extend(o for o in _of_entry(entry, tz, first, last) if start <= o.when < end)
+        found.extend(
+            replace(o, key=f"{o.key}@{zone}")
+            for o in _of_entry(entry, tz, first, last)
+            if start <= o.when < end
+        )
     return sorted(found)
 
 

@@ -111,3 +111,23 @@ def test_restart_in_the_repeated_hour_does_not_run_again(home: Path) -> None:
     run_virtual(lambda: night(config, utc(2026, 10, 25, 0, 20), utc(2026, 10, 25, 0, 45)))
     run_virtual(lambda: night(config, utc(2026, 10, 25, 0, 40), utc(2026, 10, 25, 1, 45)))
     assert [t for t, _ in started_at(home)] == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 0)]
+
+
+def test_a_change_of_timezone_makes_new_sessions_not_runs_already_done() -> None:
+    """22:00 in New York is not the 22:00 that already ran in Berlin that evening."""
+    entries = parse_entries([{"at": "22:00", "profile": "p"}])
+    berlin, new_york = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+    start = utc(2026, 3, 10, 12, 0)
+    b = occurrences(entries, berlin, start, start + 86400)[0]
+    n = occurrences(entries, new_york, start, start + 86400)[0]
+    assert b.key != n.key and b.when != n.when
+    assert "Europe/Berlin" in b.key
+
+
+def test_one_off_dates_far_away_are_refused() -> None:
+    import pytest
+
+    from firmware_host.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"schedule\[0\]\.once: must be a date between"):
+        parse_entries([{"once": "9999-12-31T22:00", "profile": "p"}])
