@@ -45,17 +45,26 @@ def request_for(args: argparse.Namespace) -> dict[str, Any]:
     Raises:
         InvalidInput: a level that is not a number.
     """
+    import math
+
+    from .durations import parse_duration_ms
+
     request: dict[str, Any] = {"cmd": args.action}
     if args.action == "start":
         request["profile"] = args.profile
         if args.delay:
+            parse_duration_ms(args.delay)  # bad input is caught here, with exit code 2
             request["in"] = args.delay
     elif args.action == "level":
         try:
-            request["value"] = float(args.value)
+            value = float(args.value)
         except ValueError:
-            raise InvalidInput(f"level: must be a number from 0 to 2, got {args.value!r}") from None
+            value = math.nan
+        if not 0 <= value <= 2:
+            raise InvalidInput(f"level: must be a number from 0 to 2, got {args.value!r}")
+        request["value"] = value
     elif args.action == "snooze":
+        parse_duration_ms(args.duration, allow_zero=True)
         request["duration"] = args.duration
     return request
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .errors import InvalidInput
+
 
 def register(sub: Any) -> None:
     """Add ``pc6 log`` to the ``pc6`` subcommands."""
@@ -58,7 +60,10 @@ def _cmd_log(args: argparse.Namespace) -> int:
                 return 0
             print(report.morning_report(journal, night, tz))
             if args.plot:
-                report.plot_night(journal, night, tz, args.plot)
+                try:
+                    report.plot_night(journal, night, tz, args.plot)
+                except OSError as err:
+                    raise InvalidInput(f"--plot: cannot write {args.plot}: {err.strerror}") from err
                 print(f"wrote {args.plot}")
             return 0
         _list(journal, args.n, tz, events=args.events)
@@ -101,7 +106,10 @@ def _csv(journal: Any, target: str, *, events: bool) -> int:
 
     from . import report
 
-    out = sys.stdout if target == "-" else open(target, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        out = sys.stdout if target == "-" else open(target, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as err:
+        raise InvalidInput(f"--csv: cannot write {target}: {err.strerror}") from err
     try:
         writer = csv.writer(out)
         rows = report.event_rows(journal) if events else report.session_rows(journal)

@@ -179,3 +179,30 @@ def test_morning_report_says_the_clocks_changed(home: Path) -> None:
     assert code == 0 and "clocks went back 1 h this night (CEST → CET)" in out
     code, out, _ = pc6("sim", "night", "--config", str(path), "--date", "2026-03-28")
     assert "clocks went forward 1 h this night (CET → CEST)" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ctl", "snooze", "banana"],
+        ["ctl", "level", "7"],
+        ["ctl", "start", "x", "--in", "5x"],
+        ["log", "--csv", "/nonexistent/dir/x.csv"],
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from firmware_host.cli import main
+
+    monkeypatch.setenv("PC6_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PC6_CONFIG_DIR", str(tmp_path / "cfg"))
+    if argv[0] == "log":
+        from firmware_host.journal import Journal
+
+        Journal(tmp_path / "state" / "journal.sqlite").close()
+    assert main(argv) == 2
+    assert "pc6: error:" in capsys.readouterr().err
