@@ -254,7 +254,53 @@ def _backend(table: Mapping[str, Any]) -> tuple[str, ActuatorKind, dict[str, Any
     options = {k: v for k, v in table.items() if k not in ("name", "kind")}
     if name == "gpio":
         _check_gpio(ActuatorKind(kind), options)
+    else:
+        _check_link_options(name, options)
     return name, ActuatorKind(kind), options
+
+
+_LINK_TIMINGS = (
+    "ping_interval_s",
+    "link_timeout_s",
+    "reply_timeout_s",
+    "backoff_initial_s",
+    "backoff_max_s",
+    "resume_ramp_s",
+)
+_LINK_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "sim": {},
+    "serial": {
+        "port": str,
+        "baudrate": int,
+        "key_file": str,
+        **dict.fromkeys(_LINK_TIMINGS, (int, float)),
+    },
+    "ble": {
+        "address": str,
+        "key_file": str,
+        "connect_timeout_s": (int, float),
+        **dict.fromkeys(_LINK_TIMINGS, (int, float)),
+    },
+}
+_LINK_REQUIRED = {"serial": "port", "ble": "address"}
+
+
+def _check_link_options(name: str, options: Mapping[str, Any]) -> None:
+    """Options of the sim, serial and ble backends: known keys of the right type, now."""
+    allowed = _LINK_OPTIONS[name]
+    for key, value in options.items():
+        if key not in allowed:
+            hint = get_close_matches(key, list(allowed), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(f"backend.{key}: not an option of the {name} backend{extra}")
+        wanted = allowed[key]
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            raise ConfigError(f"backend.{key}: wrong type, got {value!r}")
+        if isinstance(value, int | float) and not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"backend.{key}: must be a number above 0, got {value!r}")
+    required = _LINK_REQUIRED.get(name)
+    if required and not options.get(required):
+        raise ConfigError(f"backend.{required}: the {name} backend needs it")
 
 
 def _check_gpio(kind: ActuatorKind, options: dict[str, Any]) -> None:

@@ -74,6 +74,17 @@ def test_example_config_is_valid_and_documented() -> None:
         ('[[schedule]]\nat = "22:30"\nprofile = "nope"\n', "schedule[0].profile: "),
         ("top:shedule = 1\n", "shedule: unknown key; did you mean 'schedule'?"),
         ('[daemon]\ngrace = "soon"\n', "daemon.grace: cannot read duration 'soon'"),
+        ("[backend]\nfoo = 1\n", "backend.foo: not an option of the sim backend"),
+        (
+            '[backend]\nname = "serial"\nprot = "/dev/ttyACM0"\n',
+            "backend.prot: not an option of the serial backend; did you mean 'port'?",
+        ),
+        (
+            '[backend]\nname = "serial"\nport = "/dev/ttyACM0"\nbaudrate = "fast"\n',
+            "backend.baudrate: wrong type, got 'fast'",
+        ),
+        ('[backend]\nname = "ble"\n', "backend.address: the ble backend needs it"),
+        ("[daemon]\ngrace = 1e308\n", "daemon.grace: duration must be finite and at most"),
     ],
 )
 def test_config_check_names_the_key(home: Path, body: str, message: str) -> None:
