@@ -118,3 +118,33 @@ def test_band_reset_mid_session_is_reported_and_resumed_only_with_a_ramp() -> No
     assert events and events[-1][0] is True and "restarted" in events[-1][1]
     assert right_after < 0.05  # a ramp from 0, not a step back to the old level
     assert later == pytest.approx(0.4, abs=1e-3)
+
+
+def test_a_hung_transport_write_cannot_hang_off_or_close() -> None:
+    """A BLE write with response has no timeout of its own; ours bounds it."""
+
+    class HangingLink(MemoryLink):
+        hang = False
+
+        async def _send(self, message: bytes) -> None:
+            if self.hang:
+                await asyncio.Event().wait()  # never returns
+            await super()._send(message)
+
+    async def scenario() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        band = VirtualBand("vibration", key=KEY, seed=14, plant=None)
+        link = HangingLink(band, key=KEY, reply_timeout_s=1.0)
+        await link.open()
+        await link.set_level(0.5, lease_s=4.0)
+        link.hang = True
+        t0 = loop.time()
+        await link.off()  # never raises, and now never hangs either
+        t_off = loop.time() - t0
+        await link.close()
+        t_close = loop.time() - t0
+        return t_off, t_close
+
+    t_off, t_close = run_virtual(scenario())
+    assert t_off <= 1.0 + 1e-3
+    assert t_close <= 2.0 + 1e-3
