@@ -276,9 +276,17 @@ def _status(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
 async def _start(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
     profile = request.get("profile")
     if not isinstance(profile, str) or not profile.strip():
-        raise BadRequest("profile: required, the name or path of a profile")
+        raise BadRequest("profile: required, the name of a profile")
+    name = profile.strip()
+    if "/" in name or "\\" in name or name.startswith(("~", ".")) or name.endswith(".toml"):
+        # Over the socket only names: a client must not make the daemon open any file it
+        # can read. Put a profile of your own in a folder of `profiles.dirs`.
+        raise BadRequest(
+            f"profile: give the name of a built-in profile or of one in profiles.dirs, "
+            f"not a path, got {name!r}"
+        )
     delay = _duration(request.get("in", 0), "in", zero_ok=True)
-    return await daemon.start(profile.strip(), by=by, delay_s=delay)
+    return await daemon.start(name, by=by, delay_s=delay)
 
 
 async def _stop(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
