@@ -183,7 +183,11 @@ class Engine:
     @property
     def remaining_s(self) -> float:
         """Timeline seconds still to play."""
-        return max(0.0, (self.timeline.duration_ms - self.position_ms) / 1000)
+        position = self.position_ms
+        if not (self.paused or self._link_down or self._started == 0.0):
+            # Between breakpoints the position moves with the clock.
+            position = max(position, (self.clock.now() - self._anchor) * 1000)
+        return max(0.0, (self.timeline.duration_ms - position) / 1000)
 
     # -- the session ------------------------------------------------------------------
 

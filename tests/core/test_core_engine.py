@@ -133,3 +133,14 @@ def test_long_ramps_are_split_for_backends_with_a_ramp_limit() -> None:
     assert len(parts) == 4
     assert parts[0] == (0.0, 0.2, 50_000.0) and parts[-1] == (150_000.0, 0.8, 50_000.0)
     assert list(chunked([(0.0, 0.5, 1000.0)], 0.0, 60_000.0)) == [(0.0, 0.5, 1000.0)]
+
+
+def test_remaining_time_moves_with_the_clock_between_breakpoints() -> None:
+    seen: list[float] = []
+
+    async def control(engine: Engine, clock: LoopClock) -> None:
+        await at(clock, 100)  # in the middle of a 5-minute hold: no breakpoint near
+        seen.append(engine.remaining_s)
+
+    run_virtual(lambda: play(HOLD, control=control))
+    assert seen == [pytest.approx(302.0 - 100.0)]
