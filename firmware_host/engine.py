@@ -145,6 +145,7 @@ class Engine:
         self._waiter: asyncio.Future[None] | None = None
         self._anchor = 0.0  # clock time of timeline position 0
         self._started = 0.0
+        self._playing = False  # between run() starting and ending
         self.result = SessionResult(EndReason.COMPLETED)
         self._undo = gate.subscribe(self._on_gate_event)
         caps = gate.actuator.capabilities
@@ -184,7 +185,7 @@ class Engine:
     def remaining_s(self) -> float:
         """Timeline seconds still to play."""
         position = self.position_ms
-        if not (self.paused or self._link_down or self._started == 0.0):
+        if self._playing and not (self.paused or self._link_down):
             # Between breakpoints the position moves with the clock.
             position = max(position, (self.clock.now() - self._anchor) * 1000)
         return max(0.0, (self.timeline.duration_ms - position) / 1000)
@@ -194,6 +195,7 @@ class Engine:
     async def run(self) -> SessionResult:
         """Play the timeline to its end, or until stopped, limited or tripped."""
         self._started = self._anchor = self.clock.now()
+        self._playing = True
         try:
             await self._play()
         except SafetyTrip as trip:
@@ -206,6 +208,7 @@ class Engine:
             await self._quiet()
             self._undo()
             self._finish_result()
+            self._playing = False
         return self.result
 
     async def _play(self) -> None:
