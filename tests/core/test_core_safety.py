@@ -229,3 +229,36 @@ def test_a_late_loop_still_lets_other_tasks_run() -> None:
         return ran
 
     assert run_virtual(scenario) == 1
+
+
+def test_clean_up_cancelled_midway_still_closes_the_backend() -> None:
+    """A second Ctrl-C during clean-up must not leave the backend open."""
+    import asyncio
+
+    class SlowOff(SimActuator):
+        closed = False
+
+        async def off(self) -> None:
+            await asyncio.sleep(1.0)  # a band's STOP waiting for its answer
+            await super().off()
+
+        async def close(self) -> None:
+            self.closed = True
+            await super().close()
+
+    async def scenario() -> SlowOff:
+        clock = LoopClock()
+        act = SlowOff("vibration", now=clock.now)
+        gate = SafetyGate(act, clock, limits_for(act.kind))
+        await gate.open(TraceRecorder(clock.now()))
+        await gate.command(0.5)
+        task = asyncio.get_running_loop().create_task(gate.close())
+        await asyncio.sleep(0.5)
+        task.cancel()  # the second signal lands while off() is in flight
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return act
+
+    act = run_virtual(scenario)
+    assert act.closed
+    assert act.output is not None and act.output.rows[-1][1] == 0
