@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import run_virtual
+from core_testlib import run_virtual
 
 from firmware_host.clock import LoopClock, RealClock
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import play, run_virtual
+from core_testlib import play, run_virtual
 
 from firmware_host.clock import LoopClock
 from firmware_host.engine import EndReason, Engine, plan_segment, stepped

@@ -144,3 +144,20 @@ def test_cli_rejects_bad_max_level_and_kind(tmp_path: Path) -> None:
     assert run.returncode == 2 and "--max-level" in run.stderr
     run = _pc6("run", "evening-pc6", "--fast", "--max-level", "nan", env_dir=tmp_path)
     assert run.returncode == 2
+
+
+def test_a_fifo_or_a_device_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    from firmware_host.profile import load_profile
+
+    fifo = tmp_path / "evil.toml"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came
+    with pytest.raises(ProfileError, match="not a regular file"):
+        load_profile(fifo)
+    with pytest.raises(ProfileError, match="not a regular file"):
+        load_profile("/dev/zero")
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (2 << 20))
+    with pytest.raises(ProfileError, match="1 MiB"):
+        load_profile(big)

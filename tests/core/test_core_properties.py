@@ -3,7 +3,7 @@ under the caps and every session ends at zero."""
 
 from __future__ import annotations
 
-from conftest import play, run_virtual
+from core_testlib import play, run_virtual
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -150,6 +150,8 @@ async def test_delayed_start_and_refusals(served: tuple[Daemon, Path]) -> None:
         (b'{"cmd": "level", "value": 7}\n', "level must be from 0 to 2"),
         (b'{"cmd": "start"}\n', "profile: required"),
         (b'{"cmd": "start", "profile": "/etc/passwd"}\n', "not a path"),
+        (b'{"cmd": "snooze", "duration": "25h"}\n', "at most 24h"),
+        (b'{"cmd": "snooze", "duration": "1000000000h"}\n', "duration"),
         (b'{"cmd": "start", "profile": "../x.toml"}\n', "not a path"),
         (b'{"cmd": "start", "profile": "~/p.toml"}\n', "not a path"),
         (b'{"cmd": "snooze", "duration": "soon"}\n', "duration: cannot read duration"),
