@@ -57,6 +57,17 @@ def _events(home: Path, kind: str) -> list[str]:
         return [d for _, _, k, d in journal.events_between(0, 2e9) if k == kind]
 
 
+def recording_factory() -> tuple[list[Any], Any]:
+    """The daemon's own actuator factory, keeping each actuator it makes for the test."""
+    made: list[Any] = []
+
+    def factory(cfg: Config, kind: ActuatorKind) -> Any:
+        made.append(default_actuator(cfg, kind))
+        return made[-1]
+
+    return made, factory
+
+
 def test_order_of_authority(home: Path) -> None:
     (home / "profiles" / "long.toml").write_text(LONG)
     config = write_config(
@@ -122,11 +133,7 @@ soft_stop_s = 1
 
 def test_trip_latches_until_reset(home: Path) -> None:
     config = write_config(home, '[[schedule]]\nat = "22:10"\nprofile = "short"\n')
-    made: list[Any] = []
-
-    def factory(cfg: Config, kind: ActuatorKind) -> Any:
-        made.append(default_actuator(cfg, kind))
-        return made[-1]
+    made, factory = recording_factory()
 
     seen: dict[str, Any] = {}
 
@@ -230,11 +237,7 @@ def test_start_in_ten_minutes(home: Path) -> None:
 def test_profiles_run_relative_to_the_calibration(home: Path) -> None:
     """felt 0.2, comfortable 0.6: the short profile's 0.5 reaches the motor as 0.4."""
     config = write_config(home, "[calibration.vibration]\nfelt = 0.2\ncomfortable = 0.6\n")
-    made: list[Any] = []
-
-    def factory(cfg: Config, kind: ActuatorKind) -> Any:
-        made.append(default_actuator(cfg, kind))
-        return made[-1]
+    made, factory = recording_factory()
 
     async def script(daemon: Daemon, clock: LoopClock) -> None:
         assert (await ctl(daemon, "start", profile="short"))["ok"]
@@ -250,11 +253,7 @@ def test_profiles_run_relative_to_the_calibration(home: Path) -> None:
 def test_link_loss_is_journaled_and_the_session_goes_on(home: Path) -> None:
     """Through the calibration wrapper, a band's link news reaches the gate and the journal."""
     config = write_config(home, "")
-    made: list[Any] = []
-
-    def factory(cfg: Config, kind: ActuatorKind) -> Any:
-        made.append(default_actuator(cfg, kind))
-        return made[-1]
+    made, factory = recording_factory()
 
     async def script(daemon: Daemon, clock: LoopClock) -> None:
         assert (await ctl(daemon, "start", profile="short"))["ok"]
@@ -273,11 +272,7 @@ def test_link_loss_is_journaled_and_the_session_goes_on(home: Path) -> None:
 def test_a_restart_keeps_the_trip_latched_and_the_snooze(home: Path) -> None:
     """A crash and systemd's Restart= must not clear what a person has to decide."""
     config = write_config(home, '[[schedule]]\nat = "22:30"\nprofile = "short"\n')
-    made: list[Any] = []
-
-    def factory(cfg: Config, kind: ActuatorKind) -> Any:
-        made.append(default_actuator(cfg, kind))
-        return made[-1]
+    made, factory = recording_factory()
 
     async def first_life(daemon: Daemon, clock: LoopClock) -> None:
         await until(clock, local(22, 0))
