@@ -114,7 +114,7 @@ def main() -> int:
             "PC6_STATE_DIR": tmp,
         }
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "firmware_host.cli", "daemon", "--config", str(config)],
+            [sys.executable, "-m", "firmware_host.cli.main", "daemon", "--config", str(config)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -19,12 +19,12 @@ import time
 import numpy as np
 
 from firmware_host.clock import LoopClock, RealClock
-from firmware_host.engine import Engine
-from firmware_host.limits import limits_for
-from firmware_host.profile import parse_profile
-from firmware_host.safety import SafetyGate
-from firmware_host.timeline import Timeline, compile_profile
-from firmware_host.trace import TraceRecorder
+from firmware_host.drive.trace import TraceRecorder
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import limits_for
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import Timeline, compile_profile
+from firmware_host.play.engine import Engine
 from sim.actuator import SimActuator
 
 PERIOD_MS = 20  # 10 ms on, 10 ms off: 100 edges a second

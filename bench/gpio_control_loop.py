@@ -16,9 +16,9 @@ import asyncio
 import statistics
 import time
 
-from firmware_host.backends.gpio import GpioPressure, create
 from firmware_host.clock import Clock, LoopClock, RealClock
-from firmware_host.pressure_control import PressureController
+from firmware_host.drive.gpio.backend import GpioPressure, create
+from firmware_host.drive.gpio.pressure import PressureController
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -59,7 +59,7 @@ def report(
 
 
 def controller_cost(rate: float) -> None:
-    from firmware_host.backends.gpio_config import PressureConfig
+    from firmware_host.drive.gpio.options import PressureConfig
 
     config = PressureConfig(sensor_channel=0, rate_hz=rate)
     ctl = PressureController(config.pad, config.sensor, config.control)

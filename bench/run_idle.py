@@ -63,14 +63,14 @@ def main() -> None:
         env = {**os.environ, "PC6_STATE_DIR": state}
         print("pc6 run night-gentle (simulator, real time, resting between pulse sets):")
         measure(
-            [sys.executable, "-m", "firmware_host.cli", "run", "night-gentle"],
+            [sys.executable, "-m", "firmware_host.cli.main", "run", "night-gentle"],
             args.settle,
             args.window,
             env,
         )
         print("pc6 run wind-down-20 (simulator, real time, pulsing every 5 s):")
         measure(
-            [sys.executable, "-m", "firmware_host.cli", "run", "wind-down-20"],
+            [sys.executable, "-m", "firmware_host.cli.main", "run", "wind-down-20"],
             args.settle,
             args.window,
             env,

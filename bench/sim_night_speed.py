@@ -13,12 +13,12 @@ import time
 import async_solipsism
 
 from firmware_host.clock import LoopClock
-from firmware_host.engine import Engine
-from firmware_host.library import resolve
-from firmware_host.limits import limits_for
-from firmware_host.safety import SafetyGate
-from firmware_host.timeline import compile_profile
-from firmware_host.trace import TraceRecorder
+from firmware_host.drive.trace import TraceRecorder
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import limits_for
+from firmware_host.plan.library import resolve
+from firmware_host.plan.timeline import compile_profile
+from firmware_host.play.engine import Engine
 from sim.actuator import SimActuator
 
 

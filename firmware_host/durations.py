@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import DurationError
+from firmware_host.errors import DurationError
 
 _UNITS_MS = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
 #: Nothing in pc6band lasts longer than this; beyond it a number is a typo, not a plan.

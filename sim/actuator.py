@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from firmware_host.actuator import Actuator, ActuatorKind, Capabilities
-from firmware_host.trace import TraceRecorder
+from firmware_host.drive.actuator import Actuator, ActuatorKind, Capabilities
+from firmware_host.drive.trace import TraceRecorder
 
 from .plants import ErmPlant, PadPlant, make_plant
 

@@ -27,8 +27,8 @@ from typing import Any, TextIO
 
 from device import band_core
 from device import protocol as p
-from firmware_host.actuator import ActuatorKind
-from firmware_host.backends.band_link import BandLink
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.drive.band.link import BandLink
 from firmware_host.errors import LinkError
 
 logger = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from bumble.link import LocalLink
 from bumble.pairing import PairingConfig
 from bumble.transport.common import AsyncPipeSink
 
-from firmware_host.backends.ble_link import RX_UUID, SERVICE_UUID, TX_UUID
+from firmware_host.drive.band.ble import RX_UUID, SERVICE_UUID, TX_UUID
 from sim.band import VirtualBand
 
 logger = logging.getLogger(__name__)

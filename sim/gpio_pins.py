@@ -440,7 +440,7 @@ def build_sim(config: Any, pin_factory: SimPinFactory | None = None) -> GpioSim:
     does start it); the servo's pulse range is the configured one; a force sensor or a
     motor-current shunt sits on the configured MCP3008 channel.
     """
-    from firmware_host.backends.gpio_config import VibrationConfig
+    from firmware_host.drive.gpio.options import VibrationConfig
 
     factory = pin_factory or SimPinFactory()
     sim = GpioSim(factory)

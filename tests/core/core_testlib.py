@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 import async_solipsism
 
 from firmware_host.clock import LoopClock
-from firmware_host.engine import Engine, SessionResult
-from firmware_host.limits import Limits, limits_for
-from firmware_host.safety import SafetyGate
-from firmware_host.timeline import Timeline
-from firmware_host.trace import TraceRecorder
+from firmware_host.drive.trace import TraceRecorder
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import Limits, limits_for
+from firmware_host.plan.timeline import Timeline
+from firmware_host.play.engine import Engine, SessionResult
 from sim.actuator import SimActuator
 
 T = TypeVar("T")

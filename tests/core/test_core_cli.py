@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PC6 = [sys.executable, "-m", "firmware_host.cli"]
+PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -47,7 +47,7 @@ def test_signal_mid_session_ramps_down_journals_and_exits_0(sig: int, tmp_path: 
 
 def test_help_does_not_import_heavy_libraries(tmp_path: Path) -> None:
     code = (
-        "import sys; from firmware_host.cli import main\n"
+        "import sys; from firmware_host.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('numpy', 'bleak', 'gpiozero', 'matplotlib', 'serial', 'bumble')"
         " if m in sys.modules]\nprint('HEAVY', heavy)"
@@ -106,7 +106,7 @@ def test_unknown_backend_is_invalid_input(tmp_path: Path) -> None:
 def test_a_spent_nightly_budget_refuses_to_start(tmp_path: Path) -> None:
     import time
 
-    from firmware_host.journal import Journal
+    from firmware_host.record.journal import Journal
 
     state = tmp_path / "state"
     with Journal(state / "journal.sqlite") as journal:

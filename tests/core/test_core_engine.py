@@ -8,9 +8,9 @@ import pytest
 from core_testlib import play, run_virtual
 
 from firmware_host.clock import LoopClock
-from firmware_host.engine import EndReason, Engine, plan_segment, stepped
-from firmware_host.profile import parse_profile
-from firmware_host.timeline import compile_profile
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import compile_profile
+from firmware_host.play.engine import EndReason, Engine, plan_segment, stepped
 from sim.actuator import SimActuator
 
 HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration", "pressure"]\n'
@@ -127,7 +127,7 @@ def test_stepped_places_steps_where_rounding_changes() -> None:
 
 
 def test_long_ramps_are_split_for_backends_with_a_ramp_limit() -> None:
-    from firmware_host.engine import chunked
+    from firmware_host.play.engine import chunked
 
     parts = list(chunked([(0.0, 0.8, 200_000.0)], 0.0, 60_000.0))
     assert len(parts) == 4

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware_host.library import library_names, load_builtin, resolve
-from firmware_host.timeline import compile_profile
+from firmware_host.plan.library import library_names, load_builtin, resolve
+from firmware_host.plan.timeline import compile_profile
 
 EXPECTED = {
     "evening-pc6",
@@ -53,7 +53,7 @@ def test_resolve_prefers_files(tmp_path: Path) -> None:
 def _run(args: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PC6_STATE_DIR": str(tmp / "state")}
     return subprocess.run(
-        [sys.executable, "-m", "firmware_host.cli", "run", *args],
+        [sys.executable, "-m", "firmware_host.cli.main", "run", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -98,7 +98,7 @@ def test_summary_line(tmp_path: Path) -> None:
     assert run.returncode == 0
     assert "duration 32.5s" in run.stdout and "largest timing error 0.000 ms" in run.stdout
     log = subprocess.run(
-        [sys.executable, "-m", "firmware_host.cli", "log"],
+        [sys.executable, "-m", "firmware_host.cli.main", "log"],
         capture_output=True,
         text=True,
         env={**os.environ, "PC6_STATE_DIR": str(tmp_path / "state")},

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from firmware_host.actuator import ActuatorKind
-from firmware_host.library import library_names, load_builtin
-from firmware_host.limits import limits_for
-from firmware_host.preview import gate_warnings
-from firmware_host.profile import parse_profile
-from firmware_host.timeline import compile_profile
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.guard.limits import limits_for
+from firmware_host.guard.preview import gate_warnings
+from firmware_host.plan.library import library_names, load_builtin
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import compile_profile
 
 HARSH = (
     'name = "harsh"\ndescription = "d"\nkinds = ["pressure", "vibration"]\n'

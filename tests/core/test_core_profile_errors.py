@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from firmware_host.errors import ProfileError
-from firmware_host.profile import parse_profile
-from firmware_host.timeline import compile_profile
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import compile_profile
 
 HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration"]\n'
 
@@ -103,7 +103,7 @@ def _pc6(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
 
     env = {**os.environ, "PC6_STATE_DIR": str(env_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "firmware_host.cli", *args],
+        [sys.executable, "-m", "firmware_host.cli.main", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -149,7 +149,7 @@ def test_cli_rejects_bad_max_level_and_kind(tmp_path: Path) -> None:
 def test_a_fifo_or_a_device_is_refused_without_blocking(tmp_path: Path) -> None:
     import os
 
-    from firmware_host.profile import load_profile
+    from firmware_host.plan.profile import load_profile
 
     fifo = tmp_path / "evil.toml"
     os.mkfifo(fifo)  # opening it for reading would block until a writer came

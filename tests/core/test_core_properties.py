@@ -7,12 +7,12 @@ from core_testlib import play, run_virtual
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_host.actuator import ActuatorKind
 from firmware_host.clock import LoopClock
-from firmware_host.engine import Engine
-from firmware_host.limits import DEFAULT_LIMITS
-from firmware_host.profile import parse_profile
-from firmware_host.timeline import compile_profile
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.guard.limits import DEFAULT_LIMITS
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import compile_profile
+from firmware_host.play.engine import Engine
 
 levels = st.floats(min_value=0, max_value=1, allow_nan=False).map(lambda x: round(x, 3))
 durations = st.integers(min_value=1, max_value=20_000).map(lambda ms: f'"{ms}ms"')

@@ -7,15 +7,15 @@ from dataclasses import replace
 import pytest
 from core_testlib import play, run_virtual
 
-from firmware_host.actuator import ActuatorKind
 from firmware_host.clock import LoopClock
-from firmware_host.engine import EndReason
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.drive.trace import TraceRecorder
 from firmware_host.errors import ConfigError, SafetyTrip
-from firmware_host.limits import DEFAULT_LIMITS, HARD_LIMITS, limits_for
-from firmware_host.profile import parse_profile
-from firmware_host.safety import SafetyGate
-from firmware_host.timeline import compile_profile
-from firmware_host.trace import TraceRecorder
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import DEFAULT_LIMITS, HARD_LIMITS, limits_for
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import compile_profile
+from firmware_host.play.engine import EndReason
 from sim.actuator import SimActuator
 
 HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration", "pressure"]\n'
@@ -182,7 +182,7 @@ def test_a_night_whose_budget_is_already_spent_ends_at_once() -> None:
         limits = limits_for(act.kind, {"nightly_budget_s": 60})
         gate = SafetyGate(act, clock, limits, budget_used_s=60.0)
         await gate.open(TraceRecorder(clock.now()))
-        from firmware_host.engine import Engine
+        from firmware_host.play.engine import Engine
 
         result = await Engine(tl, gate, clock).run()
         await gate.close()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_host.profile import parse_profile
-from firmware_host.timeline import compile_profile
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import compile_profile
 
 HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration"]\n'
 

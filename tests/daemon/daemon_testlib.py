@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import async_solipsism
 
 from firmware_host.clock import LoopClock
-from firmware_host.daemon import Daemon
-from firmware_host.journal import Journal
-from firmware_host.sdnotify import Notifier
+from firmware_host.record.journal import Journal
+from firmware_host.service.daemon import Daemon
+from firmware_host.service.sdnotify import Notifier
 
 T = TypeVar("T")
 

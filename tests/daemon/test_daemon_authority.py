@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from daemon_testlib import night, run_virtual, started_at, utc, write_config
 
-from firmware_host.actuator import ActuatorKind
 from firmware_host.clock import LoopClock
-from firmware_host.config import Config
-from firmware_host.control import Peer, handle_line
-from firmware_host.daemon import Daemon, default_actuator
-from firmware_host.journal import Journal
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.record.journal import Journal
+from firmware_host.service.control import Peer, handle_line
+from firmware_host.service.daemon import Daemon, default_actuator
+from firmware_host.session.config import Config
 
 ME = Peer(1, 1000, 1000)
 LONG = """\

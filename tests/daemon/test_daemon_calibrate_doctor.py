@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from daemon_testlib import run_virtual, write_config
 
-from firmware_host.actuator import ActuatorKind
-from firmware_host.calibrate import Staircase, find_levels, update_calibration
+from firmware_host.cli.calibrate import Staircase, find_levels, update_calibration
+from firmware_host.cli.doctor import FAIL, OK, WARN, System, diagnose, run_doctor
 from firmware_host.clock import LoopClock
-from firmware_host.config import Calibration, load_config
-from firmware_host.doctor import FAIL, OK, WARN, System, diagnose, run_doctor
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.drive.trace import TraceRecorder
 from firmware_host.errors import ConfigError
-from firmware_host.limits import limits_for
-from firmware_host.safety import SafetyGate
-from firmware_host.trace import TraceRecorder
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import limits_for
+from firmware_host.session.config import Calibration, load_config
 from sim.actuator import SimActuator
 
 
@@ -184,7 +184,7 @@ def test_end_of_input_is_not_an_answer() -> None:
     import io
     import sys
 
-    from firmware_host.calibrate import KeyboardAnswers
+    from firmware_host.cli.calibrate import KeyboardAnswers
     from firmware_host.errors import InvalidInput
 
     async def scenario() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from daemon_testlib import write_config
 
-from firmware_host.cli import main
-from firmware_host.config import example_config_text, parse_config
+from firmware_host.cli.main import main
+from firmware_host.session.config import example_config_text, parse_config
 
 NIGHT = """
 [[schedule]]
@@ -136,10 +136,10 @@ def test_sim_night_exit_codes(home: Path) -> None:
 def test_log_night_plot_csv(home: Path, tmp_path: Path) -> None:
     import datetime as dt
 
-    from firmware_host.config import load_config
-    from firmware_host.journal import Journal
-    from firmware_host.night import _run, twin_factory
-    from firmware_host.schedule import night_bounds
+    from firmware_host.plan.schedule import night_bounds
+    from firmware_host.record.journal import Journal
+    from firmware_host.service.night import _run, twin_factory
+    from firmware_host.session.config import load_config
 
     path = write_config(home, NIGHT)
     config = load_config(path)
@@ -165,7 +165,7 @@ def test_log_night_plot_csv(home: Path, tmp_path: Path) -> None:
 
 def test_cli_import_is_cheap() -> None:
     code = (
-        "import sys, firmware_host.cli as c; c.build_parser(); "
+        "import sys, firmware_host.cli.main as c; c.build_parser(); "
         "heavy = {'numpy', 'bleak', 'gpiozero', 'matplotlib', 'async_solipsism'} & "
         "set(sys.modules); print(sorted(heavy))"
     )
@@ -207,12 +207,12 @@ def test_bad_input_exits_2_with_a_message(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from firmware_host.cli import main
+    from firmware_host.cli.main import main
 
     monkeypatch.setenv("PC6_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("PC6_CONFIG_DIR", str(tmp_path / "cfg"))
     if argv[0] == "log":
-        from firmware_host.journal import Journal
+        from firmware_host.record.journal import Journal
 
         Journal(tmp_path / "state" / "journal.sqlite").close()
     assert main(argv) == 2

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from daemon_testlib import write_config
 
+from firmware_host.cli.ctl import main as ctl_main
 from firmware_host.clock import RealClock
-from firmware_host.control import MAX_LINE, ControlServer, Peer
-from firmware_host.ctl_cli import main as ctl_main
-from firmware_host.daemon import Daemon
 from firmware_host.errors import ConfigError
-from firmware_host.journal import Journal
+from firmware_host.record.journal import Journal
+from firmware_host.service.control import MAX_LINE, ControlServer, Peer
+from firmware_host.service.daemon import Daemon
 
 FAST = """
 [limits.vibration]
@@ -275,7 +275,7 @@ def test_pc6_daemon_process(home: Path) -> None:
     notify.settimeout(60)
     env = {**os.environ, "NOTIFY_SOCKET": str(home / "notify.sock")}
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "firmware_host.cli", "daemon", "--config", str(config)],
+        [sys.executable, "-m", "firmware_host.cli.main", "daemon", "--config", str(config)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -300,7 +300,7 @@ def test_pc6_daemon_process(home: Path) -> None:
 def test_group_policy() -> None:
     import grp
 
-    from firmware_host.control import GroupPolicy
+    from firmware_host.service.control import GroupPolicy
 
     me = Peer(1, os.getuid(), os.getgid())
     stranger = Peer(2, 4242, 4242)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from daemon_testlib import night, run_virtual, started_at, utc, write_config
 
-from firmware_host.schedule import local_instant, occurrences, parse_entries
+from firmware_host.plan.schedule import local_instant, occurrences, parse_entries
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmware_host.journal import Journal
+from firmware_host.record.journal import Journal
 
 WRITER = r"""
 import sys
-from firmware_host.journal import Journal
+from firmware_host.record.journal import Journal
 
 path, first = sys.argv[1], int(sys.argv[2])
 journal = Journal(path)

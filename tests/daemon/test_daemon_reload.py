@@ -10,8 +10,8 @@ from daemon_testlib import SHORT_PROFILE, night, run_virtual, started_at, write_
 from test_daemon_authority import T0, ctl, local, until
 
 from firmware_host.clock import LoopClock
-from firmware_host.daemon import Daemon
-from firmware_host.journal import Journal
+from firmware_host.record.journal import Journal
+from firmware_host.service.daemon import Daemon
 
 
 def _sha_of_sessions(home: Path) -> list[str]:

@@ -14,8 +14,8 @@ from daemon_testlib import night, run_virtual, write_config
 from test_daemon_authority import T0, ctl, local, until
 
 from firmware_host.clock import LoopClock
-from firmware_host.daemon import Daemon
-from firmware_host.sdnotify import Notifier
+from firmware_host.service.daemon import Daemon
+from firmware_host.service.sdnotify import Notifier
 
 
 @pytest.fixture
@@ -116,10 +116,10 @@ async def test_a_hung_loop_stops_the_pings(home: Path, tmp_path: Path) -> None:
     import threading
     import time
 
-    from firmware_host.actuator import ActuatorKind
     from firmware_host.clock import RealClock
-    from firmware_host.config import Config
-    from firmware_host.daemon import default_actuator
+    from firmware_host.drive.actuator import ActuatorKind
+    from firmware_host.service.daemon import default_actuator
+    from firmware_host.session.config import Config
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "wd.sock"))

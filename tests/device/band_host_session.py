@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from firmware_host.backends.serial_link import SerialLink
+from firmware_host.drive.band.serial import SerialLink
 
 
 async def drive(port: str, key_hex: str, lease_s: float) -> None:

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from band_testlib import KEY, until
 
-from firmware_host.backends import ble_link
-from firmware_host.backends.ble_link import BleLink, scan_bands
+from firmware_host.drive.band import ble as ble_link
+from firmware_host.drive.band.ble import BleLink, scan_bands
 from firmware_host.errors import LinkError
 from sim.band import VirtualBand
 from sim.bumble_backend import BumbleWorld, SimBlePeripheral, bumble_security_check

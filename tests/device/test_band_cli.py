@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from band_testlib import KEY, ROOT, until
 
-from firmware_host import band_cli
-from firmware_host.backends import ble_link
+from firmware_host.cli import band as band_cli
+from firmware_host.drive.band import ble as ble_link
 from sim.band import VirtualBand
 from sim.bumble_backend import BumbleWorld
 
@@ -23,7 +23,7 @@ from sim.bumble_backend import BumbleWorld
 def sim_band(*args: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "firmware_host.band_cli", "sim-band", *args],
+        [sys.executable, "-m", "firmware_host.cli.band", "sim-band", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -66,7 +66,7 @@ def test_sim_band_prints_pty_path_then_pair_info_and_trace(
 def test_sim_band_trace_survives_a_kill(tmp_path: Path) -> None:
     import asyncio
 
-    from firmware_host.backends.serial_link import SerialLink
+    from firmware_host.drive.band.serial import SerialLink
 
     trace = tmp_path / "trace.csv"
     key_file = tmp_path / "key"

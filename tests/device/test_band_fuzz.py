@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from device import band_core
 from device import protocol as p
-from firmware_host.backends.serial_link import SerialLink
+from firmware_host.drive.band.serial import SerialLink
 from sim.band import SimBoard
 
 MIN_MESSAGES = 10_000

@@ -57,7 +57,7 @@ def test_virtual_band_on_pty_goes_quiet_after_host_sigkill(tmp_path: Path) -> No
         [
             sys.executable,
             "-m",
-            "firmware_host.band_cli",
+            "firmware_host.cli.band",
             "sim-band",
             "--serial",
             "--trace",

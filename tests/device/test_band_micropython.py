@@ -11,7 +11,7 @@ import pytest
 from band_testlib import DEVICE, KEY, MicroBand, mpy_cross_binary, until
 
 from device import protocol as p
-from firmware_host.backends.serial_link import SerialLink
+from firmware_host.drive.band.serial import SerialLink
 from firmware_host.errors import ActuatorError
 
 FIRMWARE = sorted(DEVICE.glob("*.py")) + sorted((DEVICE / "unix").glob("*.py"))
@@ -109,7 +109,7 @@ def test_pc6_run_plays_a_profile_on_the_real_firmware(tmp_path: Path) -> None:
         "PC6_CONFIG_DIR": str(tmp_path / "cfg"),
         "PC6_STATE_DIR": str(tmp_path / "state"),
     }
-    pc6 = [sys.executable, "-m", "firmware_host.cli"]
+    pc6 = [sys.executable, "-m", "firmware_host.cli.main"]
     profile = tmp_path / "short.toml"
     profile.write_text(
         'name = "short"\ndescription = "d"\nkinds = ["vibration"]\n'

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-PC6 = [sys.executable, "-m", "firmware_host.cli"]
+PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
 PROFILE = """name = "short"
 description = "a short real-time profile for the serial path"
 kinds = ["vibration"]

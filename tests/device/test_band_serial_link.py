@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from band_testlib import KEY, until
 
-from firmware_host.backends import serial_link
-from firmware_host.backends.band_link import key_path
+from firmware_host.drive.band import serial as serial_link
+from firmware_host.drive.band.link import key_path
 from firmware_host.errors import ActuatorError, InvalidInput, LinkError
 from sim.band import PtyBand, VirtualBand
 
@@ -144,7 +144,7 @@ async def test_pairing_stores_the_key_and_later_links_find_it(config_dir: Path) 
             await link.set_level(0.5, lease_s=1.0)
         new_key = os.urandom(32)
         await link.pair(new_key)
-        from firmware_host.backends.band_link import store_key
+        from firmware_host.drive.band.link import store_key
 
         stored = store_key(link.info.band_id, new_key)
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600

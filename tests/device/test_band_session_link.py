@@ -13,13 +13,13 @@ import pytest
 from band_testlib import KEY, run_virtual
 
 from firmware_host.clock import LoopClock
-from firmware_host.engine import EndReason, Engine, SessionResult
-from firmware_host.journal import Journal
-from firmware_host.limits import limits_for
-from firmware_host.profile import parse_profile
-from firmware_host.safety import SafetyGate
-from firmware_host.timeline import compile_profile
-from firmware_host.trace import TraceRecorder
+from firmware_host.drive.trace import TraceRecorder
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import limits_for
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import compile_profile
+from firmware_host.play.engine import EndReason, Engine, SessionResult
+from firmware_host.record.journal import Journal
 from sim.band import MemoryLink, VirtualBand
 
 HOLD = compile_profile(

@@ -10,14 +10,14 @@ from typing import Any
 import async_solipsism
 import pytest
 
-from firmware_host.actuator import Actuator
 from firmware_host.clock import LoopClock
-from firmware_host.engine import Engine, SessionResult
-from firmware_host.limits import Limits, limits_for
-from firmware_host.profile import parse_profile
-from firmware_host.safety import SafetyGate
-from firmware_host.timeline import Timeline, compile_profile
-from firmware_host.trace import TraceRecorder
+from firmware_host.drive.actuator import Actuator
+from firmware_host.drive.trace import TraceRecorder
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import Limits, limits_for
+from firmware_host.plan.profile import parse_profile
+from firmware_host.plan.timeline import Timeline, compile_profile
+from firmware_host.play.engine import Engine, SessionResult
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:

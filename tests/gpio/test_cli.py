@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_host import cli
+from firmware_host.cli import main as cli
 
 PROFILE = """name = "gpio-term"
 description = "long enough to be killed in the middle"
@@ -32,7 +32,11 @@ ramp = 0.0
 over = "200ms"
 """
 SHORT = PROFILE.replace('"60s"', '"2s"')
-PC6 = [sys.executable, "-c", "import sys; from firmware_host.cli import main; sys.exit(main())"]
+PC6 = [
+    sys.executable,
+    "-c",
+    "import sys; from firmware_host.cli.main import main; sys.exit(main())",
+]
 
 
 def test_trace_works_for_the_gpio_backend(

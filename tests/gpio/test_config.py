@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_host.actuator import ActuatorKind, create_backend
-from firmware_host.backends.gpio import GpioPressure, GpioVibration, create
+from firmware_host.drive.actuator import ActuatorKind, create_backend
+from firmware_host.drive.gpio.backend import GpioPressure, GpioVibration, create
 from firmware_host.errors import ConfigError
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import async_solipsism
 import pytest
 
-from firmware_host.backends.gpio import create
-from firmware_host.engine import Engine
+from firmware_host.drive.gpio.backend import create
 from firmware_host.errors import SafetyTrip
-from firmware_host.safety import SafetyGate
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.play.engine import Engine
 from sim.gpio_pins import GpioSim, PlantPin
 
 from .conftest import run_session, timeline_of

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_host.gpio_off import main
+from firmware_host.drive.gpio.force_off import main
 
 
 def test_forces_every_pin_low_on_mock_pins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,7 +28,7 @@ def test_servo_gets_release_pulses_before_going_low(
 ) -> None:
     log = tmp_path / "pins.log"
     monkeypatch.setenv("PC6_SIM_PINS_LOG", str(log))
-    monkeypatch.setattr("firmware_host.gpio_off.time.sleep", lambda s: None)
+    monkeypatch.setattr("firmware_host.drive.gpio.force_off.time.sleep", lambda s: None)
     assert main(["--sim-pins", "--servo-pin", "18", "--release", "0.1"]) == 0
     values = [float(line.split()[2]) for line in log.read_text().splitlines()]
     pulse = (1.0 + 0.1) / 20  # 1.1 ms pulse in a 20 ms frame

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from firmware_host.backends.gpio import GpioPressure, create
+from firmware_host.drive.gpio.backend import GpioPressure, create
 from firmware_host.errors import ActuatorError, SafetyTrip
-from firmware_host.limits import limits_for
+from firmware_host.guard.limits import limits_for
 from sim.gpio_pins import GpioSim
 
 from .conftest import run_session, timeline_of

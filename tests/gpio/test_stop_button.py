@@ -7,10 +7,10 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from firmware_host.backends.gpio import create
-from firmware_host.engine import Engine
-from firmware_host.safety import SafetyGate
-from firmware_host.stop_button import attach_stop_button
+from firmware_host.drive.gpio.backend import create
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.play.engine import Engine
+from firmware_host.play.stop_button import attach_stop_button
 
 from .conftest import run_session, timeline_of
 

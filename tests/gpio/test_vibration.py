@@ -8,9 +8,9 @@ from itertools import pairwise
 
 import pytest
 
-from firmware_host.backends.gpio import GpioVibration, create
+from firmware_host.drive.gpio.backend import GpioVibration, create
 from firmware_host.errors import ActuatorError
-from firmware_host.timeline import Timeline
+from firmware_host.plan.timeline import Timeline
 from sim.gpio_pins import SimPinFactory
 
 from .conftest import run_session, timeline_of

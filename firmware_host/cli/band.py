@@ -1,0 +1,244 @@
+"""``pc6 band …`` (pair, info, flash, scan) and ``pc6 sim band`` (a virtual band on a pty).
+
+Both are plain functions taking ``argv`` and returning an exit code, so the ``pc6`` CLI can
+dispatch to them: 0 success, 1 the band or link failed, 2 invalid input.
+``python -m firmware_host.cli.band band …`` / ``… sim-band …`` runs them standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from firmware_host.errors import InvalidInput, PC6Error
+
+logger = logging.getLogger(__name__)
+
+DEVICE_DIR = Path(__file__).resolve().parent.parent / "device"
+FIRMWARE_FILES = ("protocol.py", "band_core.py", "board.py", "ble_peripheral.py", "main.py")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises InvalidInput instead of exiting, so callers get exit code 2."""
+
+    def error(self, message: str) -> Any:
+        raise InvalidInput(f"{self.prog}: {message}")
+
+
+def _run(coro: Any) -> int:
+    try:
+        asyncio.run(coro)
+    except InvalidInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (PC6Error, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- pc6 sim band ------------------------------------------------------------------------------
+
+
+def sim_band_main(argv: list[str]) -> int:
+    """``pc6 sim band --serial [--kind K] [--trace FILE.csv] [--link PATH] [--key-file F]``.
+
+    Prints the pty path alone on the first line, then serves until SIGTERM or SIGINT.
+    """
+    parser = _Parser(prog="pc6 sim band", description="a simulated band on a pseudo-terminal")
+    parser.add_argument("--serial", action="store_true", help="serve on a pseudo-terminal")
+    parser.add_argument("--kind", choices=["vibration", "pressure"], default="vibration")
+    parser.add_argument("--trace", type=Path, help="CSV of the band's output (t_s,level)")
+    parser.add_argument("--link", type=Path, help="also make a symlink to the pty here")
+    parser.add_argument(
+        "--key-file", type=Path, help="where the band keeps its pairing key (default: in memory)"
+    )
+    parser.add_argument("--ceiling", type=float, default=1.0, help="the band's own ceiling")
+    try:
+        args = parser.parse_args(argv)
+        if not args.serial:
+            raise InvalidInput(
+                "pc6 sim band: only --serial is available here; the BLE band "
+                "runs in-process (sim.bumble_backend)"
+            )
+        if not 0 < args.ceiling <= 1:
+            raise InvalidInput("pc6 sim band: --ceiling must be above 0 and at most 1")
+    except InvalidInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return _run(_serve_sim_band(args))
+
+
+async def _serve_sim_band(args: argparse.Namespace) -> None:
+    from sim.band import PtyBand, VirtualBand
+
+    trace = open(args.trace, "w", buffering=1) if args.trace else None  # noqa: SIM115
+    try:
+        band = VirtualBand(args.kind, key_file=args.key_file, trace=trace, ceiling=args.ceiling)
+        pty = PtyBand(band, link=args.link)
+        print(pty.start(), flush=True)
+        print(
+            f"simulated {args.kind} band (nothing physical moves); Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        pty.close()
+    finally:
+        if trace is not None:
+            trace.close()
+
+
+# -- pc6 band ----------------------------------------------------------------------------------
+
+
+def band_main(argv: list[str]) -> int:
+    """``pc6 band pair --port PATH | info (--port PATH | --address A) | flash | scan``."""
+    parser = _Parser(prog="pc6 band", description="pair, inspect, flash and find bands")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    pair = sub.add_parser("pair", help="provision a new key over USB serial")
+    pair.add_argument("--port", required=True)
+    info = sub.add_parser("info", help="what the band says about itself")
+    where = info.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port")
+    where.add_argument("--address")
+    flash = sub.add_parser("flash", help="copy the firmware onto a band with mpremote")
+    flash.add_argument("--port", default="auto")
+    flash.add_argument("--kind", choices=["vibration", "pressure"], default="vibration")
+    flash.add_argument("--ceiling", type=float, default=1.0)
+    flash.add_argument("--dry-run", action="store_true", help="print the commands only")
+    scan = sub.add_parser("scan", help="find bands advertising over BLE")
+    scan.add_argument("--timeout", type=float, default=5.0)
+    try:
+        args = parser.parse_args(argv)
+    except InvalidInput as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "flash":
+        return _flash(args)
+    handlers = {"pair": _pair, "info": _info, "scan": _scan}
+    return _run(handlers[args.command](args))
+
+
+async def _pair(args: argparse.Namespace) -> None:
+    from firmware_host.drive.band.link import store_key
+    from firmware_host.drive.band.serial import SerialLink
+
+    link = SerialLink(args.port)
+    await link.open()
+    try:
+        assert link.info is not None
+        key = secrets.token_bytes(32)
+        await link.pair(key)
+        path = store_key(link.info.band_id, key)
+    finally:
+        await link.close()
+    print(f"paired {link.info.kind} band {link.info.band_id} on {args.port}; key in {path}")
+
+
+async def _info(args: argparse.Namespace) -> None:
+    link: Any
+    if args.port:
+        from firmware_host.drive.band.serial import SerialLink
+
+        link = SerialLink(args.port)
+    else:
+        from firmware_host.drive.band.ble import BleLink
+
+        link = BleLink(args.address)
+    await link.open()
+    try:
+        info, status = link.info, await link.status()
+    finally:
+        await link.close()
+    battery = "unknown" if status.battery_mv is None else f"{status.battery_mv} mV"
+    rows = [
+        ("band", info.band_id),
+        ("kind", str(info.kind)),
+        ("firmware", info.firmware),
+        ("protocol", str(info.protocol)),
+        ("paired", "yes" if info.paired else "no"),
+        ("ceiling", f"{info.ceiling:.3f}"),
+        ("max lease", f"{info.max_lease_s:g} s"),
+        ("reset cause", info.reset_cause),
+        ("uptime", f"{status.uptime_s:.1f} s"),
+        ("level", f"{status.level:.3f}"),
+        ("battery", battery),
+        ("lease expiries", str(status.lease_expiries)),
+        ("rejected", str(status.rejected)),
+        ("replays", str(status.replays)),
+        ("corrupt", str(status.corrupt)),
+    ]
+    for name, value in rows:
+        print(f"{name + ':':16}{value}")
+
+
+def _flash(args: argparse.Namespace) -> int:
+    if not 0 < args.ceiling <= 1:
+        print("error: --ceiling must be above 0 and at most 1", file=sys.stderr)
+        return 2
+    mpremote = shutil.which("mpremote")
+    if mpremote is None and not args.dry_run:
+        print("error: mpremote not found; install it with 'pip install mpremote'", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "pc6_config.json"
+        config.write_text(json.dumps({"kind": args.kind, "ceiling": args.ceiling}))
+        files = [str(DEVICE_DIR / name) for name in FIRMWARE_FILES] + [str(config)]
+        command = [
+            mpremote or "mpremote",
+            "connect",
+            args.port,
+            "fs",
+            "cp",
+            *files,
+            ":",
+            "+",
+            "reset",
+        ]
+        print(" ".join(command))
+        if args.dry_run:
+            return 0
+        return 0 if subprocess.run(command, check=False).returncode == 0 else 1
+
+
+async def _scan(args: argparse.Namespace) -> None:
+    from firmware_host.drive.band.ble import scan_bands
+
+    found = await scan_bands(timeout_s=args.timeout)
+    if not found:
+        print("no band found (is it powered and not connected to another host?)")
+    for address, name, rssi in found:
+        print(f"{address}  {name or '-'}  {rssi} dBm")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m firmware_host.cli.band (band|sim-band) …``."""
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["sim-band"]:
+        return sim_band_main(argv[1:])
+    if argv[:1] == ["band"]:
+        return band_main(argv[1:])
+    print("usage: python -m firmware_host.cli.band (band|sim-band) ...", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -1,0 +1,229 @@
+"""``pc6 calibrate``: find the wearer's lowest felt level and highest comfortable level.
+
+A staircase on the raw actuator output, through a safety gate with the configured limits:
+
+1. Felt: the level rises in steps; each is held for a few seconds and the wearer answers
+   (Enter, or the stop button) as soon as they feel it. Then it comes down in half steps
+   until they no longer do. The threshold is the mean of the two turning points.
+2. Comfortable: from there it rises again; the wearer answers when a level stops being
+   comfortable, and the one below is kept.
+
+Between levels the output rests (as long as the press, for pressure). The two levels are
+saved to ``[calibration.<kind>]`` in the config, keeping its comments, and only after the
+edited file passes validation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from firmware_host.clock import Clock
+from firmware_host.drive.actuator import Actuator, ActuatorKind
+from firmware_host.errors import ConfigError, InvalidInput
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.session.config import Calibration, Config, parse_config
+
+logger = logging.getLogger(__name__)
+
+
+class Answers(Protocol):
+    """The wearer's answer: True when they pressed within ``timeout_s``."""
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for Enter or the stop button."""
+        ...
+
+
+@dataclass(frozen=True)
+class Staircase:
+    """Steps and timings of the procedure."""
+
+    start: float = 0.05
+    step: float = 0.05
+    hold_s: float = 3.0
+    rest_s: float = 2.0
+
+
+async def find_levels(
+    gate: SafetyGate,
+    clock: Clock,
+    answers: Answers,
+    stairs: Staircase = Staircase(),
+    say: Callable[[str], None] = print,
+) -> Calibration:
+    """Run both staircases on an open gate; returns the wearer's levels."""
+    say("Part 1: press Enter (or the stop button) as soon as you FEEL it.")
+    up = await _ascend(gate, clock, answers, stairs, stairs.start, say)
+    if up is None:
+        raise ConfigError("calibration: nothing was felt even at full output; check the fit")
+    down = up
+    level = up - stairs.step / 2
+    while level > 0:
+        if not await _probe(gate, clock, answers, stairs, level, say):
+            break
+        down = level
+        level -= stairs.step / 2
+    felt = round((up + max(level, 0.0)) / 2 if level > 0 else down / 2, 3)
+    say(f"You feel it from about {felt:.2f}.")
+    say("Part 2: press Enter (or the button) when it stops being COMFORTABLE.")
+    too_much = await _ascend(gate, clock, answers, stairs, felt + stairs.step, say)
+    comfortable = 1.0 if too_much is None else round(too_much - stairs.step, 3)
+    comfortable = max(comfortable, round(felt + stairs.step / 2, 3))
+    say(f"Comfortable up to {comfortable:.2f}.")
+    return Calibration(felt=felt, comfortable=min(1.0, comfortable))
+
+
+async def _ascend(
+    gate: SafetyGate,
+    clock: Clock,
+    answers: Answers,
+    stairs: Staircase,
+    level: float,
+    say: Callable[[str], None],
+) -> float | None:
+    while level <= 1.0 + 1e-9:
+        if await _probe(gate, clock, answers, stairs, min(level, 1.0), say):
+            return round(min(level, 1.0), 3)
+        level += stairs.step
+    return None
+
+
+async def _probe(
+    gate: SafetyGate,
+    clock: Clock,
+    answers: Answers,
+    stairs: Staircase,
+    level: float,
+    say: Callable[[str], None],
+) -> bool:
+    say(f"  level {level:.3f} …")
+    await gate.command(level)
+    answered = await answers.wait(stairs.hold_s)
+    await gate.command(0.0)
+    rest = stairs.rest_s
+    if gate.actuator.kind is ActuatorKind.PRESSURE:
+        rest = max(rest, stairs.hold_s * gate.limits.rest_ratio)
+    await clock.sleep_until(clock.now() + rest)
+    await gate.poll()
+    return answered
+
+
+class KeyboardAnswers:
+    """Enter on the terminal (read in a thread, so the loop keeps the lease alive)."""
+
+    def __init__(self) -> None:
+        self._pending: asyncio.Future[str] | None = None
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True when Enter came within ``timeout_s``."""
+        loop = asyncio.get_running_loop()
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(loop.run_in_executor(None, sys.stdin.readline))
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout_s)
+        if done:
+            line = self._pending.result()
+            self._pending = None
+            if line == "":
+                # End of input is nobody answering: never save levels no one confirmed.
+                raise InvalidInput("calibration needs answers on a terminal (stdin closed)")
+            return True
+        return False
+
+
+def update_calibration(path: Path, kind: ActuatorKind, levels: Calibration) -> Config:
+    """Write ``levels`` into ``[calibration.<kind>]`` of the file, keeping everything else.
+
+    Raises:
+        ConfigError: the edited file would not be valid (then nothing is written).
+    """
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = f"[calibration.{kind.value}]"
+    lines = [f"felt = {levels.felt:g}", f"comfortable = {levels.comfortable:g}"]
+    match = re.search(rf"^\s*\[calibration\.{kind.value}\]\s*(#.*)?$", text, re.MULTILINE)
+    if match is None:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + "\n".join([header, *lines]) + "\n"
+    else:
+        start = match.end()
+        nxt = re.search(r"^\s*\[", text[start:], re.MULTILINE)
+        end = start + nxt.start() if nxt else len(text)
+        # Keep the section's other lines (comments too); the new values go first.
+        kept = [
+            line
+            for line in text[start:end].split("\n")[1:]
+            if not re.match(r"\s*(felt|comfortable)\s*=", line)
+        ]
+        text = text[:start] + "\n" + "\n".join(lines + kept) + text[end:]
+    config = parse_config(text, source=str(path), base=path.parent)  # validate first
+    _write_atomically(path.resolve(), text)
+    return config
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """Replace ``target`` (a symlink's destination) so that a crash leaves old or new, whole.
+
+    The new file keeps the old one's mode, and reaches the disk before it replaces it.
+    """
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def run_calibration(config_path: str | None, *, kind: str | None, dry_run: bool) -> int:
+    """The interactive command."""
+    from firmware_host.clock import RealClock
+    from firmware_host.drive.actuator import create_backend
+    from firmware_host.drive.trace import TraceRecorder
+    from firmware_host.session.config import default_config_path, load_config
+
+    path = Path(config_path) if config_path else default_config_path()
+    config = load_config(path)
+    which = ActuatorKind(kind) if kind else config.kind
+    actuator: Actuator = create_backend(
+        config.backend, kind=which.value, **dict(config.backend_options)
+    )
+    if actuator.capabilities.simulated:
+        print("SIMULATED — nothing physical moves; this only shows the procedure")
+
+    async def main() -> Calibration:
+        clock = RealClock()
+        gate = SafetyGate(actuator, clock, config.limits_for(which), max_level=1.0)
+        await gate.open(TraceRecorder(clock.now()))
+        try:
+            return await find_levels(gate, clock, KeyboardAnswers())
+        finally:
+            await gate.close()
+
+    levels = asyncio.run(main())
+    print(f"felt = {levels.felt:g}, comfortable = {levels.comfortable:g}")
+    if dry_run:
+        print("(dry run: the config was not changed)")
+        return 0
+    update_calibration(path, which, levels)
+    print(f"saved to [calibration.{which.value}] in {path}")
+    return 0

@@ -1,0 +1,229 @@
+"""``pc6 doctor``: what builders get wrong on the Pi, each problem with its fix.
+
+Every check looks at the system through a small :class:`System` object, so the tests can
+present a Pi with a missing group or a stopped BlueZ without having one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from firmware_host.errors import PC6Error
+from firmware_host.session.config import Config, load_config
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report."""
+
+    status: str
+    what: str
+    fix: str = ""
+
+
+def _run(cmd: list[str]) -> tuple[int, str]:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return 127, str(err)
+    return done.returncode, done.stdout + done.stderr
+
+
+@dataclass
+class System:
+    """The parts of the machine the checks look at (replaceable in tests)."""
+
+    exists: Callable[[Path], bool] = Path.exists
+    access: Callable[[Path, int], bool] = os.access
+    run: Callable[[list[str]], tuple[int, str]] = _run
+    clock_synced: Callable[[], bool] = field(default=lambda: _synced())
+
+
+def _synced() -> bool:
+    from firmware_host.service.daemon import clock_synchronized
+
+    return clock_synchronized()
+
+
+def diagnose(config_path: Path | None, system: System | None = None) -> list[Check]:
+    """Every check, in the order a builder should fix them."""
+    system = system or System()
+    try:
+        config = load_config(config_path)
+        from firmware_host.plan.store import ProfileStore, check_schedule
+
+        check_schedule(config, ProfileStore(config.profile_dirs))
+    except PC6Error as err:
+        return [Check(FAIL, f"config: {err}", "fix the key named above; `pc6 config check`")]
+    checks = [Check(OK, f"config valid: {config.source}")]
+    checks += _backend(config, system)
+    checks.append(_journal(config, system))
+    checks.append(_clock(config, system))
+    checks.append(_group(config, system))
+    checks.append(_daemon(config, system))
+    return checks
+
+
+def _backend(config: Config, system: System) -> list[Check]:
+    if config.backend == "sim":
+        return [
+            Check(
+                WARN,
+                "backend sim: SIMULATED, nothing physical moves",
+                "set [backend] name to gpio, serial or ble in the config",
+            )
+        ]
+    if config.backend == "gpio":
+        return [_device(Path("/dev/gpiochip0"), "gpio", system)]
+    if config.backend == "serial":
+        port = Path(str(config.backend_options.get("port", "/dev/pc6band")))
+        return [_device(port, "dialout", system), *_modem_manager(system)]
+    return _bluez(config, system)
+
+
+def _device(path: Path, group: str, system: System) -> Check:
+    if not system.exists(path):
+        hint = (
+            "plug the band in; install systemd/99-pc6band.rules for /dev/pc6band"
+            if group == "dialout"
+            else "enable GPIO: this does not look like a Pi"
+        )
+        return Check(FAIL, f"{path} does not exist", hint)
+    if not system.access(path, os.R_OK | os.W_OK):
+        return Check(
+            FAIL,
+            f"no read/write access to {path}",
+            f"sudo usermod -aG {group} $USER (and the pc6band user), then log in again",
+        )
+    return Check(OK, f"{path} readable and writable")
+
+
+def _modem_manager(system: System) -> list[Check]:
+    code, out = system.run(["systemctl", "is-active", "ModemManager"])
+    if code != 0 or out.strip() != "active":
+        return []
+    rule = Path("/etc/udev/rules.d/99-pc6band.rules")
+    if system.exists(rule):
+        return [Check(OK, "ModemManager runs, but the udev rule keeps it off the band")]
+    return [
+        Check(
+            FAIL,
+            "ModemManager will probe the band's serial port",
+            "sudo cp systemd/99-pc6band.rules /etc/udev/rules.d/ && sudo udevadm "
+            "control --reload && sudo udevadm trigger (or: sudo systemctl disable "
+            "--now ModemManager)",
+        )
+    ]
+
+
+def _bluez(config: Config, system: System) -> list[Check]:
+    code, out = system.run(["systemctl", "is-active", "bluetooth"])
+    if code != 0 or out.strip() != "active":
+        return [
+            Check(
+                FAIL,
+                "BlueZ (bluetooth.service) is not running",
+                "sudo systemctl enable --now bluetooth",
+            )
+        ]
+    checks = [Check(OK, "BlueZ running")]
+    address = config.backend_options.get("address")
+    if not address:
+        return [
+            *checks,
+            Check(
+                FAIL,
+                "backend.address is not set",
+                'pc6 band scan; then set address = "AA:BB:…" under [backend]',
+            ),
+        ]
+    code, out = system.run(["bluetoothctl", "info", str(address)])
+    if "Bonded: yes" in out or "Paired: yes" in out:
+        return [*checks, Check(OK, f"band {address} bonded")]
+    return [
+        *checks,
+        Check(
+            FAIL,
+            f"band {address} is not bonded (no encrypted link)",
+            f"bluetoothctl: scan on, pair {address}, trust {address}",
+        ),
+    ]
+
+
+def _journal(config: Config, system: System) -> Check:
+    path = config.journal
+    folder = path if system.exists(path) else path.parent
+    while not system.exists(folder) and folder != folder.parent:
+        folder = folder.parent
+    if system.access(folder, os.W_OK):
+        return Check(OK, f"journal writable: {path}")
+    return Check(
+        FAIL,
+        f"journal not writable: {path}",
+        f"sudo chown -R pc6band:pc6band {path.parent} (or set [journal] path)",
+    )
+
+
+def _clock(config: Config, system: System) -> Check:
+    if system.clock_synced():
+        return Check(OK, "system clock synchronized")
+    status = FAIL if config.require_clock_sync else WARN
+    return Check(
+        status,
+        "system clock NOT synchronized: scheduled sessions wait for it",
+        "check the network; sudo timedatectl set-ntp true; timedatectl status",
+    )
+
+
+def _group(config: Config, system: System) -> Check:
+    group = config.socket_group
+    if group is None:
+        return Check(
+            WARN,
+            "no control.group: only root and the daemon's user may use pc6 ctl",
+            'set group = "pc6band" under [control]',
+        )
+    code, _ = system.run(["getent", "group", group])
+    if code != 0:
+        return Check(
+            FAIL,
+            f"control.group {group!r} does not exist",
+            f"sudo groupadd {group} && sudo usermod -aG {group} $USER",
+        )
+    return Check(OK, f"control group {group} exists")
+
+
+def _daemon(config: Config, system: System) -> Check:
+    if not system.exists(config.socket):
+        return Check(
+            WARN,
+            f"daemon not running (no socket at {config.socket})",
+            "sudo systemctl enable --now pc6band; journalctl -u pc6band",
+        )
+    if not system.access(config.socket, os.R_OK | os.W_OK):
+        group = config.socket_group or "pc6band"
+        return Check(
+            FAIL,
+            f"no access to the control socket {config.socket}",
+            f"sudo usermod -aG {group} $USER, then log in again",
+        )
+    return Check(OK, f"daemon socket reachable: {config.socket}")
+
+
+def run_doctor(config_path: str | None, system: System | None = None) -> int:
+    """Print the checks; 1 if any failed."""
+    checks = diagnose(Path(config_path) if config_path else None, system)
+    for check in checks:
+        print(f"[{check.status:>4}] {check.what}")
+        if check.fix and check.status != OK:
+            print(f"       fix: {check.fix}")
+    failed = sum(c.status == FAIL for c in checks)
+    print(f"{failed} problem(s)" if failed else "all good", file=sys.stdout)
+    return 1 if failed else 0

@@ -1,0 +1,123 @@
+"""``pc6 log``: nights and sessions from the journal, the morning report, a plot, CSV.
+
+A night runs from noon to noon in the config's time zone and is named by the date of its
+evening, so a session at 23:00 and one at 03:00 belong to the same night.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from firmware_host.errors import InvalidInput
+
+
+def register(sub: Any) -> None:
+    """Add ``pc6 log`` to the ``pc6`` subcommands."""
+    log = sub.add_parser("log", help="nights and sessions from the journal; morning report")
+    log.add_argument("-n", type=int, default=20, help="how many sessions to list")
+    log.add_argument("--journal", metavar="PATH")
+    log.add_argument("--config", metavar="FILE", help="config (for its time zone and journal)")
+    log.add_argument("--events", action="store_true", help="show each session's events")
+    log.add_argument(
+        "--night",
+        metavar="DATE",
+        help="morning report of the night of DATE "
+        "(YYYY-MM-DD, the evening's date; 'last' for the latest)",
+    )
+    log.add_argument("--plot", metavar="OUT.png", help="draw the night (with --night)")
+    log.add_argument(
+        "--csv",
+        metavar="FILE",
+        nargs="?",
+        const="-",
+        help="export sessions as CSV (to FILE or stdout); with --events, events",
+    )
+    log.set_defaults(handler=_cmd_log)
+
+
+def _cmd_log(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from firmware_host.record.journal import Journal
+    from firmware_host.session.config import load_config
+
+    config = load_config(args.config, missing_ok=args.config is None)
+    path = Path(args.journal) if args.journal else config.journal
+    if not path.exists():
+        print(f"no journal yet at {path}")
+        return 0
+    tz = config.tz
+    with Journal(path) as journal:
+        if args.csv:
+            return _csv(journal, args.csv, events=args.events)
+        if args.night or args.plot:
+            from firmware_host.record import report
+
+            night = report.pick_night(journal, args.night or "last", tz)
+            if night is None:
+                print("no sessions yet")
+                return 0
+            print(report.morning_report(journal, night, tz))
+            if args.plot:
+                try:
+                    report.plot_night(journal, night, tz, args.plot)
+                except OSError as err:
+                    raise InvalidInput(f"--plot: cannot write {args.plot}: {err.strerror}") from err
+                print(f"wrote {args.plot}")
+            return 0
+        _list(journal, args.n, tz, events=args.events)
+    return 0
+
+
+def _list(journal: Any, n: int, tz: Any, *, events: bool) -> None:
+    import datetime as dt
+
+    from firmware_host.durations import format_duration
+    from firmware_host.plan.schedule import night_of
+
+    rows = journal.recent(n)
+    if not rows:
+        print("no sessions yet")
+    current = None
+    for r in reversed(rows):
+        night = night_of(r.started_at, tz)
+        if night != current:
+            current = night
+            print(f"night of {night}  (pc6 log --night {night})")
+        when = dt.datetime.fromtimestamp(r.started_at, tz).strftime("%Y-%m-%d %H:%M")
+        length = format_duration((r.duration_s or 0) * 1000)
+        sim = " SIM" if r.simulated else ""
+        ended = r.reason or "running or killed"
+        print(
+            f"  #{r.id:<4} {when}  {r.profile:<20} {r.backend}/{r.kind}{sim}  {length:>8}  "
+            f"dose {r.dose or 0:.1f}  peak {r.peak or 0:.2f}  {ended}"
+            f"{': ' + r.detail if r.detail else ''}"
+        )
+        if events:
+            for at, kind, detail in journal.events(r.id):
+                stamp = dt.datetime.fromtimestamp(at, tz).strftime("%H:%M:%S")
+                print(f"          {stamp} {kind}: {detail}")
+
+
+def _csv(journal: Any, target: str, *, events: bool) -> int:
+    import csv
+    import sys
+
+    from firmware_host.record import report
+
+    try:
+        out = sys.stdout if target == "-" else open(target, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as err:
+        raise InvalidInput(f"--csv: cannot write {target}: {err.strerror}") from err
+    try:
+        writer = csv.writer(out)
+        rows = report.event_rows(journal) if events else report.session_rows(journal)
+        for row in rows:
+            writer.writerow(row)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if target != "-":
+        print(f"wrote {target}")
+    return 0

@@ -1,0 +1,396 @@
+"""The engine: plays a timeline through the safety gate on absolute deadlines.
+
+It wakes only at breakpoints (or, for an actuator that cannot ramp by itself, when the
+quantised output changes), at lease refreshes and at the gate's own deadlines — never on a
+fixed tick — and it waits on ``t0 + offset``, never on relative sleeps, so nothing drifts
+over a night. Pause, resume, stop and a live level scale arrive as control calls that
+interrupt the wait; every way out ends with the output at 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from firmware_host.clock import EPSILON_S, Clock
+from firmware_host.clock import resolve_future as _resolve
+from firmware_host.errors import SafetyTrip
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.plan.timeline import Timeline
+
+logger = logging.getLogger(__name__)
+
+Command = tuple[float, float, float]  # (timeline ms, level, ramp ms)
+
+
+class EndReason(enum.StrEnum):
+    """Why a session ended."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    LIMIT = "limit"
+    TRIPPED = "tripped"
+    LINK_LOST = "link lost"
+
+
+@dataclass
+class SessionResult:
+    """What happened, for the summary line and the journal."""
+
+    reason: EndReason
+    detail: str = ""
+    duration_s: float = 0.0
+    dose: float = 0.0
+    peak: float = 0.0
+    max_lateness_s: float = 0.0
+    lateness_s: list[float] = field(default_factory=list)
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+
+
+def plan_segment(
+    t0: float, v0: float, t1: float, v1: float, scale: float, cap: float
+) -> list[Command]:
+    """Commands that play one timeline segment scaled by ``scale`` and clipped at ``cap``.
+
+    Where a ramp crosses the cap the segment is split at the crossing, so the delivered
+    shape is exactly ``min(cap, scale * level)``.
+    """
+    e0, e1 = min(cap, v0 * scale), min(cap, v1 * scale)
+    if t1 == t0:
+        return [(t0, e1, 0.0)]
+    s0, s1 = v0 * scale, v1 * scale
+    if (s0 - cap) * (s1 - cap) < 0:
+        tc = t0 + (cap - s0) / (s1 - s0) * (t1 - t0)
+        if s1 > s0:
+            return [(t0, cap, tc - t0), (tc, cap, 0.0)]
+        return [(t0, cap, 0.0), (tc, e1, t1 - tc)]
+    if e0 == e1:
+        return [(t0, e0, 0.0)]
+    return [(t0, e1, t1 - t0)]
+
+
+def stepped(commands: list[Command], start: float, resolution: int) -> Iterator[Command]:
+    """Ramps turned into steps of ``1/resolution``, placed where the rounded level changes.
+
+    ``start`` is the level at the first command. An actuator that cannot ramp by itself is
+    woken only when its quantised output changes, not on a fixed tick.
+    """
+    level = start
+    for t, target, ramp in commands:
+        if ramp <= 0:
+            yield (t, _quantise(target, resolution), 0.0)
+            level = target
+            continue
+        a, b = round(level * resolution), round(target * resolution)
+        yield (t, a / resolution, 0.0)
+        if b > a:
+            steps: range = range(a + 1, b + 1)
+            offset = -0.5
+        else:
+            steps = range(a - 1, b - 1, -1)
+            offset = 0.5
+        for j in steps:
+            frac = ((j + offset) / resolution - level) / (target - level)
+            yield (t + min(1.0, max(0.0, frac)) * ramp, j / resolution, 0.0)
+        level = target
+
+
+def chunked(commands: list[Command], start: float, max_ramp_ms: float) -> Iterator[Command]:
+    """Ramps longer than the actuator can play in one go, as several shorter ones."""
+    level = start
+    for t, target, ramp in commands:
+        if ramp <= max_ramp_ms:
+            yield (t, target, ramp)
+        else:
+            parts = math.ceil(ramp / max_ramp_ms)
+            for i in range(1, parts + 1):
+                yield (
+                    t + (i - 1) * ramp / parts,
+                    level + (target - level) * i / parts,
+                    ramp / parts,
+                )
+        level = target
+
+
+def _quantise(level: float, resolution: int) -> float:
+    return math.floor(level * resolution + 0.5) / resolution
+
+
+class Engine:
+    """Plays one session of a timeline."""
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        gate: SafetyGate,
+        clock: Clock,
+        *,
+        scale: float = 1.0,
+        link_grace_s: float = 300.0,
+    ) -> None:
+        self.timeline = timeline
+        self.gate = gate
+        self.clock = clock
+        self.scale = scale
+        self.position_ms = 0.0
+        self.paused = False
+        self._stop_reason: str | None = None
+        self._link_down: str | None = None
+        self.link_grace_s = link_grace_s  # how long to wait for a lost band before giving up
+        self._replan = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._anchor = 0.0  # clock time of timeline position 0
+        self._started = 0.0
+        self._playing = False  # between run() starting and ending
+        self.result = SessionResult(EndReason.COMPLETED)
+        self._undo = gate.subscribe(self._on_gate_event)
+        caps = gate.actuator.capabilities
+        self._resolution = None if caps.can_ramp else max(1, caps.resolution)
+
+    # -- control (from the CLI, the daemon, a button) -----------------------------------
+
+    def stop(self, reason: str = "stopped by user") -> None:
+        """End the session with a soft ramp down."""
+        self._stop_reason = reason
+        self._interrupt()
+
+    def pause(self) -> None:
+        """Ramp down and hold the timeline where it is."""
+        self.paused = True
+        self._interrupt()
+
+    def resume(self) -> None:
+        """Ramp back up and go on from where it paused."""
+        self.paused = False
+        self._interrupt()
+
+    def set_scale(self, scale: float) -> None:
+        """Scale the levels of the rest of the session (clipped by the gate's maximum)."""
+        if not math.isfinite(scale) or scale < 0:
+            raise ValueError(f"scale must be a number ≥ 0, got {scale!r}")
+        self.scale = scale
+        self._replan = True
+        self._interrupt()
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the session started (including pauses)."""
+        return self.clock.now() - self._started
+
+    @property
+    def remaining_s(self) -> float:
+        """Timeline seconds still to play."""
+        position = self.position_ms
+        if self._playing and not (self.paused or self._link_down):
+            # Between breakpoints the position moves with the clock.
+            position = max(position, (self.clock.now() - self._anchor) * 1000)
+        return max(0.0, (self.timeline.duration_ms - position) / 1000)
+
+    # -- the session ------------------------------------------------------------------
+
+    async def run(self) -> SessionResult:
+        """Play the timeline to its end, or until stopped, limited or tripped."""
+        self._started = self._anchor = self.clock.now()
+        self._playing = True
+        try:
+            await self._play()
+        except SafetyTrip as trip:
+            self.result.reason, self.result.detail = EndReason.TRIPPED, trip.reason
+        except asyncio.CancelledError:
+            self.result.reason, self.result.detail = EndReason.STOPPED, "cancelled"
+            await self._quiet()
+            raise
+        finally:
+            await self._quiet()
+            self._undo()
+            self._finish_result()
+            self._playing = False
+        return self.result
+
+    async def _play(self) -> None:
+        times, levels = self.timeline.times_ms, self.timeline.levels
+        k = 0
+        n = len(times)
+        while k < n - 1:
+            if await self._handle_control():
+                return
+            self._replan = False
+            pos = self.position_ms
+            if times[k + 1] < pos or (times[k + 1] == pos and times[k] < pos):
+                k += 1
+                continue
+            start_t, start_v = (
+                (times[k], levels[k]) if times[k] >= pos else (pos, self.timeline.level_at(pos))
+            )
+            commands = plan_segment(
+                start_t, start_v, times[k + 1], levels[k + 1], self.scale, self.gate.max_level
+            )
+            start_level = min(self.gate.max_level, start_v * self.scale)
+            interrupted = await self._run_commands(
+                self._expand(commands, start_level), times[k + 1]
+            )
+            if not interrupted:
+                self.position_ms = times[k + 1]
+                k += 1
+
+    def _expand(self, commands: list[Command], start: float) -> Iterator[Command]:
+        if self._resolution is None:
+            limit_ms = self.gate.actuator.capabilities.max_ramp_s * 1000
+            return chunked(commands, start, limit_ms) if math.isfinite(limit_ms) else iter(commands)
+        return stepped(commands, start, self._resolution)
+
+    async def _run_commands(self, commands: Iterator[Command], end_ms: float) -> bool:
+        """Issue each command at its deadline; True if a control call cut in."""
+        for t_ms, level, ramp_ms in commands:
+            if not await self._wait_for(t_ms):
+                return True
+            self._note_lateness(t_ms)
+            await self.gate.command(level, ramp_ms / 1000)
+            self.position_ms = t_ms
+        return not await self._wait_for(end_ms)
+
+    async def _wait_for(self, t_ms: float) -> bool:
+        """Wait until timeline time ``t_ms``, serving the gate; False if interrupted."""
+        deadline = self._anchor + t_ms / 1000
+        while True:
+            if self._interrupted_flags():
+                self.position_ms = max(
+                    self.position_ms, min(t_ms, (self.clock.now() - self._anchor) * 1000)
+                )
+                return False
+            gate_due = self.gate.next_deadline()
+            wake = deadline if gate_due is None else min(deadline, gate_due)
+            if wake > self.clock.now() + EPSILON_S:
+                await self._sleep(wake)
+            now = self.clock.now() + EPSILON_S
+            if now >= deadline and not self._interrupted_flags():
+                return True  # the engine's own command now supersedes what the gate holds
+            if gate_due is not None and now >= gate_due:
+                await self.gate.poll()
+
+    def _interrupted_flags(self) -> bool:
+        return bool(
+            self._link_down
+            or self._stop_reason
+            or self.paused
+            or self._replan
+            or self.gate.finished
+            or self.gate.tripped
+        )
+
+    async def _sleep(self, deadline: float) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = fut
+        timer = self.clock.call_at(deadline, lambda: _resolve(fut))
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _interrupt(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _handle_control(self) -> bool:
+        """Serve stop, pause, limits and trips; True when the session must end."""
+        if self.gate.tripped:
+            raise SafetyTrip(self.gate.tripped)
+        if self.gate.finished:
+            self.result.reason, self.result.detail = EndReason.LIMIT, self.gate.finished
+            return True
+        if self._stop_reason:
+            self.result.reason, self.result.detail = EndReason.STOPPED, self._stop_reason
+            await self.gate.soft_stop()
+            return True
+        if self._link_down:
+            if not await self._hold_for_link():
+                self.result.reason = EndReason.LINK_LOST
+                self.result.detail = f"{self._link_down}; not back within {self.link_grace_s:g} s"
+                return True
+            return await self._handle_control()
+        if self.paused:
+            await self._pause()
+            return await self._handle_control()
+        return False
+
+    async def _hold_for_link(self) -> bool:
+        """Hold the timeline while the band is unreachable; True once it is back."""
+        give_up = self.clock.now() + self.link_grace_s
+        while self._link_down and not self._stop_reason and not self.gate.tripped:
+            if self.clock.now() + EPSILON_S >= give_up:
+                return False
+            await self._sleep(give_up)
+        if self._stop_reason or self.gate.tripped:
+            return True  # the caller ends the session for that reason
+        await self._ramp_back_up("link back")
+        return True
+
+    async def _pause(self) -> None:
+        self._event("paused", f"at {self.position_ms / 1000:.1f} s")
+        await self.gate.soft_stop()
+        while self.paused and not self._stop_reason and not self.gate.tripped:
+            await self._sleep(self.clock.now() + 3600.0)
+        if self._stop_reason or self.gate.tripped:
+            return
+        await self._ramp_back_up("resumed")
+
+    async def _ramp_back_up(self, why: str) -> None:
+        """Never resume with a step: ramp to where the timeline is, then go on from there."""
+        level = min(self.gate.max_level, self.timeline.level_at(self.position_ms) * self.scale)
+        ramp = max(1.0, self.gate.limits.soft_stop_s) * level
+        self._event("resumed", f"{why}: ramping up over {ramp:.1f} s")
+        await self.gate.command(level, ramp)
+        await self.gate.serve_until(self.clock.now() + ramp)
+        self._anchor = self.clock.now() - self.position_ms / 1000
+
+    async def _quiet(self) -> None:
+        """Whatever happened, the output ends at 0."""
+        try:
+            if self.gate.output > 0 and not self.gate.tripped:
+                await self.gate.command(0.0)
+        except SafetyTrip:
+            pass
+        except Exception:
+            logger.exception("could not command 0; forcing off")
+            await self.gate.trip("engine could not turn the output off")
+
+    def _note_lateness(self, t_ms: float) -> None:
+        late = self.clock.now() - (self._anchor + t_ms / 1000)
+        self.result.lateness_s.append(late)
+        self.result.max_lateness_s = max(self.result.max_lateness_s, late)
+
+    def _on_gate_event(self, kind: str, data: dict[str, object]) -> None:
+        reason = str(data.get("reason", ""))
+        if kind == "link":
+            self._link_down = None if data.get("up") else reason
+            if not data.get("up"):
+                self._event("link lost", reason)
+                self._interrupt()
+            else:
+                self._event("link back", reason)
+                self._interrupt()
+            return
+        self._event(kind, reason)
+        self._interrupt()
+
+    def _event(self, kind: str, detail: str) -> None:
+        self.result.events.append((self.clock.now() - self._started, kind, detail))
+        logger.info("%s: %s", kind, detail)
+
+    def _finish_result(self) -> None:
+        result = self.result
+        result.duration_s = self.clock.now() - self._started
+        recorder = self.gate.recorder
+        if recorder is not None and recorder.rows:
+            result.dose = recorder.dose()
+            result.peak = recorder.peak()
+        if self.gate.tripped and result.reason is not EndReason.TRIPPED:
+            result.reason, result.detail = EndReason.TRIPPED, self.gate.tripped
+
+
+ProgressCallback = Callable[[Engine], None]

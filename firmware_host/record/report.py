@@ -1,0 +1,202 @@
+"""The morning report: what happened in one night, from the journal.
+
+Sessions with their start, who started them and how they ended; minutes of stimulation per
+actuator and the dose; every interruption and its cause; scheduled sessions that were
+skipped or missed, and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from firmware_host.durations import format_duration
+from firmware_host.plan.schedule import night_bounds, night_of
+from firmware_host.record.journal import Journal, SessionRow
+
+INTERRUPTIONS = ("trip", "limit", "fault", "link", "button", "paused")
+NOT_RAN = ("schedule",)  # skipped or missed scheduled sessions
+
+
+def pick_night(journal: Journal, text: str, tz: dt.tzinfo) -> dt.date | None:
+    """The night named by ``text``: a date, or ``last`` for the latest with a session.
+
+    Raises:
+        InvalidInput: not a date.
+    """
+    from firmware_host.errors import InvalidInput
+
+    if text == "last":
+        rows = journal.recent(1)
+        return night_of(rows[0].started_at, tz) if rows else None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--night: must be a date like 2026-03-29 or 'last', got {text!r}"
+        ) from None
+
+
+def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
+    """The report of the night of ``night`` as text."""
+    start, end = night_bounds(night, tz)
+    sessions = journal.sessions_between(start, end)
+    events = journal.events_between(start, end)
+    sim = " — SIMULATED" if any(s.simulated for s in sessions) else ""
+    lines = [f"Night of {night} (12:00 to 12:00, {tz}){sim}"]
+    change = _clock_change(start, end, tz)
+    if change:
+        lines.append(f"  {change}")
+    if not sessions:
+        lines.append("  no sessions")
+    else:
+        lines.append(f"  sessions: {len(sessions)}")
+        lines += [f"    {_session_line(s, tz)}" for s in sessions]
+        lines += _totals(sessions)
+    interruptions = [e for e in events if e[2] in INTERRUPTIONS]
+    ended_early = [s for s in sessions if s.reason not in ("completed", None)]
+    lines.append(f"  interruptions: {len(interruptions) + len(ended_early)}")
+    for s in ended_early:
+        lines.append(
+            f"    {_hm(s.ended_at or s.started_at, tz)} {s.profile} {s.reason}"
+            f"{': ' + s.detail if s.detail else ''}"
+        )
+    lines += [f"    {_hm(at, tz)} {kind}: {detail}" for at, _, kind, detail in interruptions]
+    not_run = [e for e in events if e[2] in NOT_RAN]
+    if not_run:
+        lines.append(f"  scheduled but not run: {len(not_run)}")
+        lines += [f"    {_hm(at, tz)} {detail}" for at, _, _, detail in not_run]
+    problems = [e for e in events if e[2] in ("config", "profile")]
+    lines += [f"  {kind}: {detail}" for _, _, kind, detail in problems]
+    return "\n".join(lines)
+
+
+def _clock_change(start: float, end: float, tz: dt.tzinfo) -> str:
+    """A note when daylight saving changed the local clock during the night."""
+    a, b = dt.datetime.fromtimestamp(start, tz), dt.datetime.fromtimestamp(end, tz)
+    shift = (b.utcoffset() or dt.timedelta()) - (a.utcoffset() or dt.timedelta())
+    if not shift:
+        return ""
+    way = "forward" if shift > dt.timedelta() else "back"
+    return (
+        f"clocks went {way} {abs(shift.total_seconds()) / 3600:g} h this night "
+        f"({a.tzname()} → {b.tzname()}); times below are local"
+    )
+
+
+def _session_line(s: SessionRow, tz: dt.tzinfo) -> str:
+    span = f"{_hm(s.started_at, tz)}–{_hm(s.ended_at, tz) if s.ended_at else '??:??'}"
+    on = format_duration((s.on_s or 0) * 1000)
+    return (
+        f"{span}  {s.profile:<18} {s.origin or '-':<8} {s.kind:<9} "
+        f"{s.reason or 'running or killed':<10} on {on:>7}  dose {s.dose or 0:7.1f}  "
+        f"peak {s.peak or 0:.2f}{'  ' + s.detail if s.detail else ''}"
+    )
+
+
+def _totals(sessions: list[SessionRow]) -> list[str]:
+    kinds: dict[str, float] = {}
+    for s in sessions:
+        kinds[s.kind] = kinds.get(s.kind, 0.0) + (s.on_s or 0.0)
+    stim = ", ".join(f"{k} {v / 60:.1f} min" for k, v in sorted(kinds.items()))
+    dose = sum(s.dose or 0 for s in sessions)
+    return [f"  stimulation: {stim}", f"  dose: {dose:.1f} level·s"]
+
+
+def _hm(when: float | None, tz: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(when or 0, tz).strftime("%H:%M")
+
+
+def session_rows(journal: Journal) -> Iterator[list[Any]]:
+    """CSV rows of every session, header first."""
+    yield [
+        "id",
+        "started_at",
+        "ended_at",
+        "profile",
+        "origin",
+        "backend",
+        "kind",
+        "simulated",
+        "reason",
+        "detail",
+        "duration_s",
+        "on_s",
+        "dose",
+        "peak",
+        "max_lateness_ms",
+    ]
+    for s in reversed(journal.recent(10**9)):
+        yield [
+            s.id,
+            _iso(s.started_at),
+            _iso(s.ended_at),
+            s.profile,
+            s.origin or "",
+            s.backend,
+            s.kind,
+            int(s.simulated),
+            s.reason or "",
+            s.detail or "",
+            s.duration_s,
+            s.on_s,
+            s.dose,
+            s.peak,
+            s.max_lateness_ms,
+        ]
+
+
+def event_rows(journal: Journal) -> Iterator[list[Any]]:
+    """CSV rows of every event, header first."""
+    yield ["at", "session_id", "kind", "detail"]
+    for at, session_id, kind, detail in journal.events_between(0, float("inf")):
+        yield [_iso(at), session_id if session_id is not None else "", kind, detail]
+
+
+def _iso(when: float | None) -> str:
+    if when is None:
+        return ""
+    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def plot_night(journal: Journal, night: dt.date, tz: dt.tzinfo, out: str) -> None:
+    """Draw the delivered level of every session of the night, with its events, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    start, end = night_bounds(night, tz)
+    fig, ax = plt.subplots(figsize=(12, 3.5))
+    for s in journal.sessions_between(start, end):
+        saved = journal.trace(s.id)
+        if saved is None:
+            continue
+        t0, rows = saved
+        xs = mdates.date2num([dt.datetime.fromtimestamp(t0 + t, tz) for t, _ in rows])
+        ax.plot(xs, [v for _, v in rows], linewidth=0.8, label=f"{s.profile} ({s.kind})")
+    for at, _, kind, _detail in journal.events_between(start, end):
+        if kind in INTERRUPTIONS:
+            x = float(mdates.date2num(dt.datetime.fromtimestamp(at, tz)))
+            ax.axvline(x, color="red", alpha=0.5, linewidth=0.8)
+            ax.annotate(
+                kind,
+                (x, 1.02),
+                fontsize=7,
+                color="red",
+                rotation=90,
+                va="bottom",
+            )
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("level")
+    ax.set_title(f"pc6band — night of {night}")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        unique = dict(zip(labels, handles, strict=True))
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)

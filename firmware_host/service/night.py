@@ -1,0 +1,145 @@
+"""``pc6 sim night``: a whole night exactly as configured, on the virtual clock, in seconds.
+
+The real :class:`~firmware_host.service.daemon.Daemon` runs — schedules, profiles, limits and
+calibration from the config — against the simulated twin of the configured backend, with a
+private journal, from the noon that starts the night to the noon that ends it. Then it
+prints the morning report. A builder runs it in CI before wearing a changed config or
+profile: exit 2 for an invalid config, 1 if the night would trip or hit a safety limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+from firmware_host.clock import LoopClock
+from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
+from firmware_host.drive.calibrated import CalibratedActuator
+from firmware_host.errors import BackendUnavailable, ConfigError
+from firmware_host.plan.schedule import night_bounds, night_of
+from firmware_host.plan.store import ProfileStore, check_schedule
+from firmware_host.record.journal import Journal
+from firmware_host.record.report import morning_report
+from firmware_host.service.daemon import Daemon
+from firmware_host.service.sdnotify import Notifier
+from firmware_host.session.config import Config, load_config
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class NightResult:
+    """What a simulated night did."""
+
+    report: str
+    sessions: int
+    tripped: list[str]
+    limits: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the night tripped or hit a safety limit, else 0."""
+        return 1 if self.tripped or self.limits else 0
+
+
+def twin_factory(config: Config) -> Any:
+    """Makes the simulated twin of the configured backend, with the wearer's calibration.
+
+    The gpio backend runs on mock pins with its simulated wrist; a band (serial or BLE) is
+    stood in for by the simulator, whose leases and ceilings match the band's.
+    """
+
+    def make(cfg: Config, kind: ActuatorKind) -> Actuator:
+        inner: Actuator | None = None
+        if cfg.backend == "gpio":
+            try:
+                inner = create_backend(
+                    "gpio", kind=kind.value, sim_pins=True, **dict(cfg.backend_options)
+                )
+            except BackendUnavailable as err:
+                logger.warning("gpio twin unavailable (%s); using the simulator", err)
+        if inner is None:
+            inner = create_backend("sim", kind=kind.value)
+        return CalibratedActuator(inner, cfg.calibration_for(kind))
+
+    return make
+
+
+def simulate_night(config_path: Path, night: dt.date | None = None) -> NightResult:
+    """Run the night of ``night`` (default: the current one) and return the report.
+
+    Raises:
+        ConfigError: the config or a scheduled profile is invalid.
+    """
+    config = load_config(config_path, missing_ok=False)
+    store = ProfileStore(config.profile_dirs)
+    check_schedule(config, store)
+    tz = config.tz
+    import time
+
+    night = night or night_of(time.time(), tz)
+    start, end = night_bounds(night, tz)
+    with tempfile.TemporaryDirectory(prefix="pc6-night-") as tmp:
+        journal_path = Path(tmp) / "night.sqlite"
+        sim_config = replace(
+            config,
+            require_clock_sync=False,
+            journal=journal_path,
+            check_every_s=max(config.check_every_s, 3600.0),
+        )
+        with Journal(journal_path) as journal:
+            _run(sim_config, journal, start, end, twin_factory(config))
+            report = morning_report(journal, night, tz)
+            events = journal.events_between(start, end + 86400)
+            sessions = journal.sessions_between(start, end)
+    tripped = [d for _, _, k, d in events if k == "trip"]
+    tripped += [f"{s.profile}: {s.detail}" for s in sessions if s.reason == "tripped"]
+    limits = [d for _, _, k, d in events if k == "limit"]
+    return NightResult(report, len(sessions), tripped, limits)
+
+
+def _run(config: Config, journal: Journal, start: float, end: float, factory: Any) -> None:
+    import async_solipsism
+
+    async def main() -> None:
+        clock = LoopClock(simulated=True, epoch=start)
+        clock.wall()
+        daemon = Daemon(
+            None,
+            clock=clock,
+            journal=journal,
+            notifier=Notifier(None),
+            clock_synced=lambda: True,
+            actuator_factory=factory,
+            config=config,
+        )
+        daemon.reload()
+        if daemon.config_error:
+            raise ConfigError(daemon.config_error)
+        task = asyncio.get_running_loop().create_task(daemon.run())
+        await clock.sleep_until(clock.now() + (end - clock.wall()))
+        daemon.request_stop()
+        await task
+
+    loop = async_solipsism.EventLoop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def print_night(result: NightResult, config_path: Path, out: IO[str]) -> None:
+    """The morning report, with the verdict."""
+    print(f"SIMULATED — a virtual night of {config_path}; nothing physical moved", file=out)
+    print(result.report, file=out)
+    if result.tripped:
+        print(f"SAFETY TRIP: {'; '.join(result.tripped)}", file=out)
+    if result.limits:
+        print(f"SAFETY LIMIT reached: {'; '.join(result.limits)}", file=out)
+    if not result.tripped and not result.limits:
+        print("ok: no trip, no safety limit reached", file=out)
