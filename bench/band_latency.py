@@ -29,12 +29,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from device import protocol as p  # noqa: E402
+from pc6_device import protocol as p  # noqa: E402
+from pc6_sim.band import MemoryLink, PtyBand, VirtualBand  # noqa: E402
+from pc6_sim.bumble_backend import BumbleWorld, bumble_security_check  # noqa: E402
+
 from firmware_host.drive.band.ble import BleLink  # noqa: E402
 from firmware_host.drive.band.link import BandLink  # noqa: E402
 from firmware_host.drive.band.serial import SerialLink  # noqa: E402
-from sim.band import MemoryLink, PtyBand, VirtualBand  # noqa: E402
-from sim.bumble_backend import BumbleWorld, bumble_security_check  # noqa: E402
 
 KEY = bytes(range(32))
 EDGE_MS = 100

@@ -17,6 +17,7 @@ import asyncio
 import time
 
 import numpy as np
+from pc6_sim.actuator import SimActuator
 
 from firmware_host.clock import LoopClock, RealClock
 from firmware_host.drive.trace import TraceRecorder
@@ -25,7 +26,6 @@ from firmware_host.guard.limits import limits_for
 from firmware_host.plan.profile import parse_profile
 from firmware_host.plan.timeline import Timeline, compile_profile
 from firmware_host.play.engine import Engine
-from sim.actuator import SimActuator
 
 PERIOD_MS = 20  # 10 ms on, 10 ms off: 100 edges a second
 

@@ -11,6 +11,7 @@ import statistics
 import time
 
 import async_solipsism
+from pc6_sim.actuator import SimActuator
 
 from firmware_host.clock import LoopClock
 from firmware_host.drive.trace import TraceRecorder
@@ -19,7 +20,6 @@ from firmware_host.guard.limits import limits_for
 from firmware_host.plan.library import resolve
 from firmware_host.plan.timeline import compile_profile
 from firmware_host.play.engine import Engine
-from sim.actuator import SimActuator
 
 
 async def night(timeline, kind: str) -> tuple[float, int, float]:

@@ -16,7 +16,7 @@ Safety rules enforced here, whatever the host says:
 # ruff: noqa: SIM105
 
 try:
-    from device import protocol as p
+    from pc6_device import protocol as p
 except ImportError:  # on the band the files sit side by side in the root of the filesystem
     import protocol as p  # type: ignore[no-redef]
 

@@ -22,7 +22,7 @@ import time
 import machine
 
 try:
-    from device import protocol as p
+    from pc6_device import protocol as p
 except ImportError:
     import protocol as p  # type: ignore[no-redef]
 

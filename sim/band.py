@@ -25,8 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from device import band_core
-from device import protocol as p
+from pc6_device import band_core
+from pc6_device import protocol as p
+
 from firmware_host.drive.actuator import ActuatorKind
 from firmware_host.drive.band.link import BandLink
 from firmware_host.errors import LinkError
@@ -90,7 +91,7 @@ class SimBoard:
 
 def _plant(kind: str) -> Any:
     try:
-        from sim.plants import make_plant  # type: ignore[import-not-found,unused-ignore]
+        from pc6_sim.plants import make_plant  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     try:

@@ -34,9 +34,9 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.pairing import PairingConfig
 from bumble.transport.common import AsyncPipeSink
+from pc6_sim.band import VirtualBand
 
 from firmware_host.drive.band.ble import RX_UUID, SERVICE_UUID, TX_UUID
-from sim.band import VirtualBand
 
 logger = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ def sim_band_main(argv: list[str]) -> int:
 
 
 async def _serve_sim_band(args: argparse.Namespace) -> None:
-    from sim.band import PtyBand, VirtualBand
+    from pc6_sim.band import PtyBand, VirtualBand
 
     trace = open(args.trace, "w", buffering=1) if args.trace else None  # noqa: SIM115
     try:

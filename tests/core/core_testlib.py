@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import async_solipsism
+from pc6_sim.actuator import SimActuator
 
 from firmware_host.clock import LoopClock
 from firmware_host.drive.trace import TraceRecorder
@@ -15,7 +16,6 @@ from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import Limits, limits_for
 from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import Engine, SessionResult
-from sim.actuator import SimActuator
 
 T = TypeVar("T")
 

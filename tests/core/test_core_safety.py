@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 from core_testlib import play, run_virtual
+from pc6_sim.actuator import SimActuator
 
 from firmware_host.clock import LoopClock
 from firmware_host.drive.actuator import ActuatorKind
@@ -16,7 +17,6 @@ from firmware_host.guard.limits import DEFAULT_LIMITS, HARD_LIMITS, limits_for
 from firmware_host.plan.profile import parse_profile
 from firmware_host.plan.timeline import compile_profile
 from firmware_host.play.engine import EndReason
-from sim.actuator import SimActuator
 
 HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration", "pressure"]\n'
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from daemon_testlib import run_virtual, write_config
+from pc6_sim.actuator import SimActuator
 
 from firmware_host.cli.calibrate import Staircase, find_levels, update_calibration
 from firmware_host.cli.doctor import FAIL, OK, WARN, System, diagnose, run_doctor
@@ -16,7 +17,6 @@ from firmware_host.errors import ConfigError
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import limits_for
 from firmware_host.session.config import Calibration, load_config
-from sim.actuator import SimActuator
 
 
 class SimWearer:

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 from band_testlib import KEY, until
+from pc6_sim.band import VirtualBand
+from pc6_sim.bumble_backend import BumbleWorld, SimBlePeripheral, bumble_security_check
 
 from firmware_host.drive.band import ble as ble_link
 from firmware_host.drive.band.ble import BleLink, scan_bands
 from firmware_host.errors import LinkError
-from sim.band import VirtualBand
-from sim.bumble_backend import BumbleWorld, SimBlePeripheral, bumble_security_check
 
 
 async def world_with_band(

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from band_testlib import KEY, ROOT, until
+from pc6_sim.band import VirtualBand
+from pc6_sim.bumble_backend import BumbleWorld
 
 from firmware_host.cli import band as band_cli
 from firmware_host.drive.band import ble as ble_link
-from sim.band import VirtualBand
-from sim.bumble_backend import BumbleWorld
 
 
 def sim_band(*args: str) -> tuple[subprocess.Popen[str], str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from band_testlib import KEY
-
-from device import band_core
-from device import protocol as p
-from sim.band import SimBoard
+from pc6_device import band_core
+from pc6_device import protocol as p
+from pc6_sim.band import SimBoard
 
 HALF = 0x8000
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from band_testlib import KEY, MicroBand
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pc6_device import band_core
+from pc6_device import protocol as p
+from pc6_sim.band import SimBoard
 
-from device import band_core
-from device import protocol as p
 from firmware_host.drive.band.serial import SerialLink
-from sim.band import SimBoard
 
 MIN_MESSAGES = 10_000
 OTHER_KEYS = st.binary(min_size=32, max_size=32).filter(lambda k: k != KEY)

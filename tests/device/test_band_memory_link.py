@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 from band_testlib import KEY, run_virtual
+from pc6_sim.band import MemoryLink, VirtualBand
 
 from firmware_host.errors import LinkError
-from sim.band import MemoryLink, VirtualBand
 
 
 def test_a_night_of_refreshes_never_lets_the_lease_lapse() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from band_testlib import DEVICE, KEY, MicroBand, mpy_cross_binary, until
+from pc6_device import protocol as p
 
-from device import protocol as p
 from firmware_host.drive.band.serial import SerialLink
 from firmware_host.errors import ActuatorError
 

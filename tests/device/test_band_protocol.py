@@ -7,8 +7,7 @@ import hmac
 
 import pytest
 from band_testlib import KEY
-
-from device import protocol as p
+from pc6_device import protocol as p
 
 NONCE = bytes.fromhex("0102030405060708")
 

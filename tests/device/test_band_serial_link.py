@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from band_testlib import KEY, until
+from pc6_sim.band import PtyBand, VirtualBand
 
 from firmware_host.drive.band import serial as serial_link
 from firmware_host.drive.band.link import key_path
 from firmware_host.errors import ActuatorError, InvalidInput, LinkError
-from sim.band import PtyBand, VirtualBand
 
 pytestmark = pytest.mark.realtime
 

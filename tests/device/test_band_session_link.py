@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from band_testlib import KEY, run_virtual
+from pc6_sim.band import MemoryLink, VirtualBand
 
 from firmware_host.clock import LoopClock
 from firmware_host.drive.trace import TraceRecorder
@@ -20,7 +21,6 @@ from firmware_host.plan.profile import parse_profile
 from firmware_host.plan.timeline import compile_profile
 from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
-from sim.band import MemoryLink, VirtualBand
 
 HOLD = compile_profile(
     parse_profile(

@@ -8,12 +8,12 @@ from typing import Any
 
 import async_solipsism
 import pytest
+from pc6_sim.gpio_pins import GpioSim, PlantPin
 
 from firmware_host.drive.gpio.backend import create
 from firmware_host.errors import SafetyTrip
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.play.engine import Engine
-from sim.gpio_pins import GpioSim, PlantPin
 
 from .conftest import run_session, timeline_of
 

@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from pc6_sim.gpio_pins import GpioSim
 
 from firmware_host.drive.gpio.backend import GpioPressure, create
 from firmware_host.errors import ActuatorError, SafetyTrip
 from firmware_host.guard.limits import limits_for
-from sim.gpio_pins import GpioSim
 
 from .conftest import run_session, timeline_of
 

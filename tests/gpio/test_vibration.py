@@ -7,11 +7,11 @@ import asyncio
 from itertools import pairwise
 
 import pytest
+from pc6_sim.gpio_pins import SimPinFactory
 
 from firmware_host.drive.gpio.backend import GpioVibration, create
 from firmware_host.errors import ActuatorError
 from firmware_host.plan.timeline import Timeline
-from sim.gpio_pins import SimPinFactory
 
 from .conftest import run_session, timeline_of
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from device import protocol as p
+from pc6_device import protocol as p
+
 from firmware_host.drive.actuator import Actuator, ActuatorKind, Capabilities
 from firmware_host.errors import ActuatorError, InvalidInput, LinkError
 from firmware_host.paths import config_dir

@@ -14,8 +14,8 @@ import threading
 from typing import Any
 
 import serial
+from pc6_device import protocol as p
 
-from device import protocol as p
 from firmware_host.drive.band.link import BandLink, create_options
 from firmware_host.errors import InvalidInput, LinkError
 

@@ -62,7 +62,7 @@ def create(
     config = parse_options(actuator_kind, options)
     sim = None
     if sim_pins:
-        from sim.gpio_pins import build_sim
+        from pc6_sim.gpio_pins import build_sim
 
         sim = build_sim(config, pin_factory)
         pin_factory = sim.factory
@@ -102,7 +102,7 @@ class _GpioActuator(Actuator):
         try:
             if self.pin_factory is not None and make is MCP3008:
                 # gpiozero 2.0.1's software SPI ignores pin_factory (see sim.gpio_pins).
-                from sim.gpio_pins import borrowed_global_factory
+                from pc6_sim.gpio_pins import borrowed_global_factory
 
                 with borrowed_global_factory(self.pin_factory):
                     device = make(*args, pin_factory=self.pin_factory, **kwargs)

@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _factory(sim: bool) -> Any:
     if not sim:
         return None  # gpiozero's default: lgpio on a Pi
-    from sim.gpio_pins import SimPinFactory
+    from pc6_sim.gpio_pins import SimPinFactory
 
     return SimPinFactory()
 
