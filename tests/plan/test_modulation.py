@@ -35,7 +35,7 @@ def _pulses(rows: list[tuple[float, float]]) -> list[tuple[float, float, float]]
     """(start s, end s, level) of each pulse in a trace of step edges."""
     out: list[tuple[float, float, float]] = []
     start: tuple[float, float] | None = None
-    for (t0, v0), (t1, v1) in zip(rows, rows[1:], strict=False):
+    for (_, v0), (t1, v1) in zip(rows, rows[1:], strict=False):
         if start is None and v0 == 0 and v1 > 0:
             start = (t1, v1)
         elif start is not None and v0 > 0 and v1 == 0:
