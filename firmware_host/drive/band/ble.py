@@ -177,3 +177,7 @@ def create(**options: Any) -> BleLink:
         connect_timeout_s=timeout,
         **common,
     )
+
+
+# No kind given: the band says what it drives when it connects (see session.assembly).
+create.learns_kind = True  # type: ignore[attr-defined]

@@ -129,3 +129,7 @@ def create(**options: Any) -> SerialLink:
     if options:
         raise InvalidInput(f"serial backend: unknown option(s) {', '.join(sorted(options))}")
     return SerialLink(str(port), baudrate=baudrate, **common)
+
+
+# No kind given: the band says what it drives when it connects (see session.assembly).
+create.learns_kind = True  # type: ignore[attr-defined]
