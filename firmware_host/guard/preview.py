@@ -16,6 +16,7 @@ from firmware_host.drive.actuator import Actuator, ActuatorKind, Capabilities
 from firmware_host.drive.trace import TraceRecorder
 from firmware_host.durations import format_duration
 from firmware_host.errors import ProfileError
+from firmware_host.guard.events import GateEvent, LimitReached
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import HARD_LIMITS, Limits
 from firmware_host.plan.timeline import Timeline
@@ -204,12 +205,13 @@ async def _play(
     events: list[tuple[int, str]] = []
     gate = SafetyGate(_Recording(kind), clock, limits, max_level=max_level)
     t0 = clock.now()
-    gate.subscribe(
-        lambda k, data: events.append((round((clock.now() - t0) * 1000), str(data["reason"])))
-        if k == "limit"
-        else None
-    )
-    recorder = TraceRecorder(t0)
+
+    def note(event: GateEvent) -> None:
+        if isinstance(event, LimitReached):
+            events.append((round((clock.now() - t0) * 1000), event.reason))
+
+    gate.subscribe(note)
+    recorder = TraceRecorder(t0, keep_rows=True)
     await gate.open(recorder)
     try:
         for (ta, va), (tb, vb) in itertools.pairwise(timeline.points()):
@@ -274,17 +276,23 @@ def _changes(requested: Timeline, delivered: Timeline) -> list[Change]:
             samples.append((round(t), requested.level_at(t), delivered.level_at(t)))
     out: list[Change] = []
     start: int | None = None
-    rising = seen_on = False
     for t, want, got in samples:
         differs = abs(want - got) > 1e-3
         if differs and start is None:
-            start, rising, seen_on = t, want > 0 and got < want, got > 1e-6
-        elif differs:
-            seen_on = seen_on or got > 1e-6
-        elif start is not None:
-            what = "slowed" if rising and seen_on else "held back" if not seen_on else "cut short"
-            out.append(Change(start, t, what))
+            start = t
+        elif not differs and start is not None:
+            out.append(Change(start, t, _what(requested, delivered, start)))
             start = None
     if start is not None:
         out.append(Change(start, requested.duration_ms, "cut short"))
     return out
+
+
+def _what(requested: Timeline, delivered: Timeline, t: int) -> str:
+    """Why the delivered level leaves the requested one at ``t``: slowed, held back, cut."""
+    now, soon = delivered.level_at(t), delivered.level_at(t + 1)
+    if soon > now and requested.level_at(t + 1) > soon:
+        return "slowed"
+    if soon <= 1e-9 and requested.level_at(t + 1) > 0:
+        return "held back"
+    return "cut short"
