@@ -208,6 +208,7 @@ class Session:
         trace_sinks: tuple[RowSink, ...] = (),
         on_event: EventListener | None = None,
         keep_rows: bool = False,
+        notes: list[tuple[str, str]] | None = None,
     ) -> None:
         self.setup = setup
         self.profile = profile
@@ -218,6 +219,7 @@ class Session:
         self._sinks = trace_sinks
         self._listener = on_event
         self._keep_rows = keep_rows
+        self._notes = notes or []  # (kind, detail) journaled with the session's start
         self.session_id: int | None = None
         self.kind: ActuatorKind | None = setup.kind
         self.gate: SafetyGate | None = None
@@ -273,6 +275,8 @@ class Session:
                 simulated=self.simulated,
                 origin=j.origin,
             )
+            for kind_, detail in self._notes:
+                j.journal.event(self.session_id, at=self.clock.wall(), kind=kind_, detail=detail)
             self._journal_trace = j.journal.trace_writer(self.session_id, self.clock.wall())
         self._t0 = self.clock.now()
         sinks: list[RowSink] = list(self._sinks)

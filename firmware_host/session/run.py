@@ -30,6 +30,7 @@ from firmware_host.clock import Clock, LoopClock, RealClock
 from firmware_host.drive.trace import CsvTraceWriter, RowSink
 from firmware_host.durations import format_duration
 from firmware_host.errors import InvalidInput
+from firmware_host.guard.preview import gate_view
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.timeline import Timeline, compile_profile
 from firmware_host.play.engine import EndReason, SessionResult
@@ -99,11 +100,18 @@ def run(options: RunOptions) -> int:
         options.profile,
     )
     timeline = compile_profile(options.profile)
+    changes: list[str] = []
+    if setup.kind is not None:
+        # What the gate will change, told (and journaled) before anything moves; a profile
+        # beyond the hard ceilings is refused here (guard/preview.py).
+        limits = setup.limits_for(setup.kind)
+        changes = gate_view(timeline, setup.kind, limits, max_level=setup.max_level).summary()
     trace_file = _open_trace(options.trace)
     try:
         journal = None if options.fast else Journal(options.journal or config.journal)
         try:
             cli = _RunSession(options, setup, timeline, journal, trace_file, out, err)
+            cli.gate_changes = changes
             main = cli.main
             result = _run_virtual(main) if options.fast else asyncio.run(main(RealClock()))
         finally:
@@ -222,6 +230,7 @@ class _RunSession:
         self.clock: Clock = RealClock()
         self._signals_seen = 0
         self._last_why = "stopped"
+        self.gate_changes: list[str] = []  # what the safety gate will change, in words
 
     async def main(self, clock: Clock) -> SessionResult:
         """Announce, play, summarise; signals are caught from the first line on."""
@@ -246,6 +255,7 @@ class _RunSession:
             clock=clock,
             journaling=journaling,
             trace_sinks=sinks,
+            notes=[("gate change", line) for line in self.gate_changes],
         )
         if o.fast and not session.simulated:
             raise InvalidInput(
@@ -267,6 +277,8 @@ class _RunSession:
             f"profile {o.profile.name}: {format_duration(stats.duration_ms)}, "
             f"peak {stats.peak:.2f}, {'virtual time' if o.fast else 'real time'}"
         )
+        for line in self.gate_changes:
+            self.out.say(f"  the safety gate changes it — {line}")
         self.out.say(f"config: {setup.config.source}")
         if o.fast:
             self.out.say("virtual time: not journaled, not counted against tonight's budget")
