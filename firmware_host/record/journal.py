@@ -85,6 +85,9 @@ KILLED_DETAIL = (
     "charged up to its last checkpoint"
 )
 TRACE_CHUNK_ROWS = 2000
+#: ``origin`` of a run on virtual time (``pc6 run --fast``): journaled, never a real night.
+VIRTUAL = "virtual"
+_REAL = "COALESCE(origin, '') != 'virtual'"
 
 
 class JournalError(PC6Error, OSError):
@@ -260,10 +263,17 @@ class Journal:
         """The latest sessions, newest first."""
         return self._sessions("ORDER BY id DESC LIMIT ?", (limit,))
 
-    def sessions_between(self, start: float, end: float) -> list[SessionRow]:
-        """Sessions started in ``[start, end)`` (epoch seconds), oldest first."""
+    def sessions_between(
+        self, start: float, end: float, *, include_virtual: bool = False
+    ) -> list[SessionRow]:
+        """Sessions started in ``[start, end)`` (epoch seconds), oldest first.
+
+        Runs on virtual time are not part of a night unless ``include_virtual``.
+        """
+        real = "" if include_virtual else f" AND {_REAL}"
         return self._sessions(
-            "WHERE started_at >= ? AND started_at < ? ORDER BY started_at, id", (start, end)
+            f"WHERE started_at >= ? AND started_at < ?{real} ORDER BY started_at, id",
+            (start, end),
         )
 
     def _sessions(self, tail: str, args: tuple[object, ...]) -> list[SessionRow]:
@@ -293,11 +303,22 @@ class Journal:
             for r in rows
         ]
 
-    def events_between(self, start: float, end: float) -> list[tuple[float, int | None, str, str]]:
-        """Every event in ``[start, end)``, with or without a session, in order."""
+    def events_between(
+        self, start: float, end: float, *, include_virtual: bool = False
+    ) -> list[tuple[float, int | None, str, str]]:
+        """Every event in ``[start, end)``, with or without a session, in order.
+
+        Events of runs on virtual time are left out unless ``include_virtual``.
+        """
+        real = (
+            ""
+            if include_virtual
+            else " AND (session_id IS NULL OR session_id NOT IN"
+            " (SELECT id FROM sessions WHERE origin = 'virtual'))"
+        )
         return self._db.execute(
             "SELECT at, session_id, kind, detail FROM events WHERE at >= ? AND at < ?"
-            " ORDER BY at, id",
+            f"{real} ORDER BY at, id",
             (start, end),
         ).fetchall()
 
@@ -313,11 +334,12 @@ class Journal:
     ) -> float:
         """Seconds of non-zero output of ``kind`` in sessions started in ``[start, end)``.
 
-        ``simulated`` keeps only simulated (True) or only real (False) sessions.
+        ``simulated`` keeps only simulated (True) or only real (False) sessions. A run on
+        virtual time never counts; a running or killed session counts its last checkpoint.
         """
         sql = (
             "SELECT COALESCE(SUM(on_s), 0) FROM sessions WHERE kind = ? AND started_at >= ?"
-            " AND started_at < ?"
+            f" AND started_at < ? AND {_REAL}"
         )
         args: tuple[object, ...] = (kind, start, end)
         if simulated is not None:

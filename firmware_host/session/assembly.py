@@ -38,8 +38,14 @@ from firmware_host.guard.limits import Limits
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import EndReason, Engine, SessionResult
-from firmware_host.record.journal import Journal, TraceChunks
-from firmware_host.session.budget import BudgetMeter, BudgetUsedUp, check_budget, used_tonight
+from firmware_host.record.journal import VIRTUAL, Journal, TraceChunks
+from firmware_host.session.budget import (
+    BudgetMeter,
+    BudgetUsedUp,
+    check_budget,
+    checkpoint_interval,
+    used_tonight,
+)
 from firmware_host.session.config import Calibration, Config
 
 logger = logging.getLogger(__name__)
@@ -181,6 +187,16 @@ class Journaling:
     origin: str | None = None
     tz: Any = None  # the night's time zone (default: local)
     pauses: bool = True  # journal the engine's pause/resume events at the end
+    wall: Callable[[], float] | None = None  # journal timestamps (default: the clock's)
+
+    @property
+    def charged(self) -> bool:
+        """A run on virtual time is a check, not a night: it neither counts nor is counted."""
+        return self.origin != VIRTUAL
+
+    def now(self, clock: Clock) -> float:
+        """The wall time to stamp journal rows with."""
+        return self.wall() if self.wall is not None else clock.wall()
 
 
 EventListener = Callable[[GateEvent], None]
@@ -259,14 +275,14 @@ class Session:
         limits = setup.limits_for(kind)
         self.kind = kind
         j = self.journaling
-        if j is not None:
+        if j is not None and j.charged:
             self.used_before = used_tonight(
                 j.journal, kind, wall=self.clock.wall(), tz=_tz(j.tz), simulated=self.simulated
             )
             check_budget(self.used_before, limits, kind)
         if j is not None:
             self.session_id = j.journal.start_session(
-                at=self.clock.wall(),
+                at=self._wall(),
                 profile=self.profile.name,
                 sha256=self.profile.sha256,
                 source=self.profile.source,
@@ -276,8 +292,8 @@ class Session:
                 origin=j.origin,
             )
             for kind_, detail in self._notes:
-                j.journal.event(self.session_id, at=self.clock.wall(), kind=kind_, detail=detail)
-            self._journal_trace = j.journal.trace_writer(self.session_id, self.clock.wall())
+                j.journal.event(self.session_id, at=self._wall(), kind=kind_, detail=detail)
+            self._journal_trace = j.journal.trace_writer(self.session_id, self._wall())
         self._t0 = self.clock.now()
         sinks: list[RowSink] = list(self._sinks)
         if self._journal_trace is not None:
@@ -314,15 +330,21 @@ class Session:
                 raise
         assert self.gate is not None
         await self.gate.open(opened=self._opened)
-        if self.journaling is not None and self.session_id is not None:
+        j = self.journaling
+        if j is not None and j.charged and self.session_id is not None:
             self._meter = BudgetMeter(
-                self.journaling.journal,
+                j.journal,
                 self.session_id,
                 self.clock,
                 self.on_s,
                 self._progress,
+                every_s=checkpoint_interval(self.gate.limits, self.used_before, self.clock),
             )
             self._meter.start()
+
+    def _wall(self) -> float:
+        j = self.journaling
+        return j.now(self.clock) if j is not None else self.clock.wall()
 
     def on_s(self) -> float:
         """This session's own stimulation time so far (what it is charged)."""
@@ -435,13 +457,11 @@ class Session:
                     if event.kind in ("paused", "resumed"):
                         j.journal.event(
                             self.session_id,
-                            at=self.clock.wall(),
+                            at=self._wall(),
                             kind=event.kind,
                             detail=event.detail,
                         )
-            j.journal.end_from_result(
-                self.session_id, result, at=self.clock.wall(), on_s=self.on_s()
-            )
+            j.journal.end_from_result(self.session_id, result, at=self._wall(), on_s=self.on_s())
         except PC6Error:
             logger.exception("could not journal the end of session %s", self.session_id)
 
@@ -450,7 +470,7 @@ class Session:
         if j is not None:
             try:
                 j.journal.event(
-                    self.session_id, at=self.clock.wall(), kind=event.kind, detail=event.reason
+                    self.session_id, at=self._wall(), kind=event.kind, detail=event.reason
                 )
             except PC6Error:
                 logger.exception("journal write failed (%s: %s)", event.kind, event.reason)

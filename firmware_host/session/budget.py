@@ -25,6 +25,8 @@ from firmware_host.record.journal import Journal
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 10.0
+MIN_CHECKPOINT_EVERY_S = 0.25
+VIRTUAL_CHECKPOINT_EVERY_S = 600.0
 BUDGET_SLACK_S = 1e-3  # less than this left is nothing left: a gate would spin in place
 
 
@@ -57,6 +59,20 @@ def check_budget(used_s: float, limits: Limits, kind: ActuatorKind) -> None:
             f"tonight's {kind} budget ({budget:g} s) is used up ({used_s:.0f} s so far); "
             "it renews at noon"
         )
+
+
+def checkpoint_interval(limits: Limits, used_s: float, clock: Clock) -> float:
+    """How often a session checkpoints its on-time: every 10 s, more often near the end.
+
+    A kill loses at most one interval of charge; with little budget left that would be a
+    large part of it, so the interval shrinks to a quarter of what is left (not below
+    0.25 s). On a virtual clock nothing can kill the session between two of its own
+    wake-ups that the journal would survive, so it checkpoints every 10 virtual minutes.
+    """
+    if clock.simulated:
+        return VIRTUAL_CHECKPOINT_EVERY_S
+    left = max(0.0, limits.nightly_budget_s - used_s)
+    return max(MIN_CHECKPOINT_EVERY_S, min(CHECKPOINT_EVERY_S, left / 4))
 
 
 class BudgetMeter:

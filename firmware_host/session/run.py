@@ -21,12 +21,14 @@ import os
 import signal
 import stat
 import sys
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from firmware_host.clock import Clock, LoopClock, RealClock
+from firmware_host.drive.actuator import ActuatorKind
 from firmware_host.drive.trace import CsvTraceWriter, RowSink
 from firmware_host.durations import format_duration
 from firmware_host.errors import InvalidInput
@@ -34,7 +36,7 @@ from firmware_host.guard.preview import gate_view
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.timeline import Timeline, compile_profile
 from firmware_host.play.engine import EndReason, SessionResult
-from firmware_host.record.journal import Journal
+from firmware_host.record.journal import VIRTUAL, Journal
 from firmware_host.session.assembly import Journaling, Overrides, Session, Setup, resolve
 from firmware_host.session.config import Config, default_config_path, load_config
 
@@ -70,6 +72,17 @@ class RunOptions:
     config: Path | None = None  # None: the default location (missing there: defaults)
     out: IO[str] = sys.stdout
     err: IO[str] = sys.stderr
+
+
+def choose_kind(profile: Profile, kind: str | None) -> ActuatorKind:
+    """The actuator kind asked for (checked against the profile), else the profile's first.
+
+    Raises:
+        InvalidInput: unknown kind, or one the profile is not meant for.
+    """
+    setup = resolve(Config(), Overrides(kind=kind or profile.kinds[0]), profile)
+    assert setup.kind is not None
+    return setup.kind
 
 
 def read_config(path: Path | None) -> Config:
@@ -108,7 +121,7 @@ def run(options: RunOptions) -> int:
         changes = gate_view(timeline, setup.kind, limits, max_level=setup.max_level).summary()
     trace_file = _open_trace(options.trace)
     try:
-        journal = None if options.fast else Journal(options.journal or config.journal)
+        journal = Journal(options.journal or config.journal)
         try:
             cli = _RunSession(options, setup, timeline, journal, trace_file, out, err)
             cli.gate_changes = changes
@@ -247,7 +260,15 @@ class _RunSession:
         sinks: tuple[RowSink, ...] = ()
         if self.trace_file is not None:
             sinks = (CsvTraceWriter(self.trace_file, header=False, on_error=self._trace_failed),)
-        journaling = Journaling(self.journal, origin="cli") if self.journal else None
+        journaling = None
+        if self.journal is not None:
+            # A run on virtual time is journaled at the real time, as a virtual run: never
+            # charged, never part of a night (its own clock would stamp it hours ahead).
+            journaling = Journaling(
+                self.journal,
+                origin=VIRTUAL if o.fast else "cli",
+                wall=time.time if o.fast else None,
+            )
         session = Session(
             self.setup,
             o.profile,
@@ -281,7 +302,7 @@ class _RunSession:
             self.out.say(f"  the safety gate changes it — {line}")
         self.out.say(f"config: {setup.config.source}")
         if o.fast:
-            self.out.say("virtual time: not journaled, not counted against tonight's budget")
+            self.out.say("virtual time: journaled as a virtual run, not counted as a night")
         cap = setup.max_level
         if cap is not None and setup.kind is not None:
             config_cap = setup.config.limits_for(setup.kind).max_level
