@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+TESTS = HERE.parent
 FIRMWARE_TESTS = [
-    str(HERE / "test_band_micropython.py"),
-    f"{HERE / 'test_band_fuzz.py'}::test_micropython_firmware_never_actuates_on_hostile_frames",
-    str(HERE / "test_band_host_kill.py")
-    + "::test_micropython_firmware_goes_quiet_after_host_sigkill",
+    str(HERE / "test_micropython.py"),
+    f"{HERE / 'test_fuzz.py'}::test_micropython_firmware_never_actuates_on_hostile_frames",
+    f"{TESTS / 'drive' / 'band' / 'test_host_kill.py'}::"
+    "test_micropython_firmware_goes_quiet_after_host_sigkill",
 ]
 
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
