@@ -13,6 +13,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import assert_never
 
 from firmware_host.errors import ProfileError
 from firmware_host.plan.profile import (
@@ -218,6 +219,8 @@ class _Builder:
                 self.envelope(step)
             case Repeat():
                 self.repeat(step)
+            case _:  # a kind the reader knows and the compiler not: never compile to nothing
+                assert_never(step)
 
     def pulses(self, p: Pulses) -> None:
         start = self.t
