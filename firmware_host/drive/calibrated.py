@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from firmware_host.drive.actuator import Actuator, FaultListener, LinkListener
-from firmware_host.session.config import Calibration
+from firmware_host.drive.calibration import Calibration
 
 
 class CalibratedActuator(Actuator):
