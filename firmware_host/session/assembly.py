@@ -24,11 +24,10 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from importlib.metadata import entry_points
 from typing import Any
 
 from firmware_host.clock import Clock
-from firmware_host.drive.actuator import BACKEND_GROUP, Actuator, ActuatorKind, create_backend
+from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend, load_backend
 from firmware_host.drive.calibrated import CalibratedActuator
 from firmware_host.drive.trace import RowSink, TracedActuator, TraceRecorder
 from firmware_host.errors import InvalidInput, PC6Error
@@ -61,17 +60,8 @@ def registry_backend(name: str, kind: ActuatorKind | None, options: Mapping[str,
 
 
 def learns_kind(name: str) -> bool:
-    """Whether backend ``name`` learns its kind from the far end (a band says what it drives).
-
-    A backend declares it on its entry-point factory: ``create.learns_kind = True``.
-    """
-    for ep in entry_points(group=BACKEND_GROUP):
-        if ep.name == name:
-            try:
-                return bool(getattr(ep.load(), "learns_kind", False))
-            except ImportError:
-                return False
-    return False
+    """Whether backend ``name`` learns its kind from the far end (a band says what it drives)."""
+    return load_backend(name).learns_kind
 
 
 @dataclass(frozen=True)

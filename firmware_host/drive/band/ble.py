@@ -21,7 +21,9 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
+from firmware_host.drive.actuator import Backend
 from firmware_host.drive.band.link import BandLink, create_options
+from firmware_host.drive.band.options import check_ble_options
 from firmware_host.errors import InvalidInput, LinkError
 
 logger = logging.getLogger(__name__)
@@ -179,5 +181,11 @@ def create(**options: Any) -> BleLink:
     )
 
 
-# No kind given: the band says what it drives when it connects (see session.assembly).
-create.learns_kind = True  # type: ignore[attr-defined]
+#: What the ``ble`` entry point names; the option schema lives in ``band/options.py``.
+BACKEND = Backend(
+    create=create,
+    check_options=check_ble_options,
+    services=("bluetooth",),
+    learns_kind=True,  # no kind given: the band says what it drives
+    summary="a band over Bluetooth LE (BlueZ; bonded, encrypted)",
+)

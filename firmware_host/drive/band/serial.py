@@ -16,7 +16,9 @@ from typing import Any
 import serial
 from pc6_device import protocol as p
 
+from firmware_host.drive.actuator import Backend
 from firmware_host.drive.band.link import BandLink, create_options
+from firmware_host.drive.band.options import check_serial_options, serial_devices
 from firmware_host.errors import InvalidInput, LinkError
 
 logger = logging.getLogger(__name__)
@@ -131,5 +133,11 @@ def create(**options: Any) -> SerialLink:
     return SerialLink(str(port), baudrate=baudrate, **common)
 
 
-# No kind given: the band says what it drives when it connects (see session.assembly).
-create.learns_kind = True  # type: ignore[attr-defined]
+#: What the ``serial`` entry point names; the option schema lives in ``band/options.py``.
+BACKEND = Backend(
+    create=create,
+    check_options=check_serial_options,
+    devices=serial_devices,
+    learns_kind=True,  # no kind given: the band says what it drives
+    summary="a band on USB serial (a pseudo-terminal for `pc6 sim band`)",
+)
