@@ -169,6 +169,57 @@ def resolve(config: Config, overrides: Overrides, profile: Profile | None = None
     return setup
 
 
+def guard(
+    backend: Actuator,
+    clock: Clock,
+    limits: Limits,
+    recorder: TraceRecorder,
+    *,
+    calibration: Calibration | None,
+    max_level: float | None = None,
+    budget_used_s: float = 0.0,
+    on_event: EventListener | None = None,
+) -> SafetyGate:
+    """THE place a SafetyGate is built: backend → calibration → trace tap → gate.
+
+    ``calibration`` None drives the backend's raw output (``pc6 calibrate`` finding it).
+    """
+    chain: Actuator = backend
+    if calibration is not None:
+        chain = CalibratedActuator(chain, calibration)
+    chain = TracedActuator(chain, clock, recorder)
+    return SafetyGate(
+        chain,
+        clock,
+        limits,
+        max_level=max_level,
+        budget_used_s=budget_used_s,
+        on_event=on_event,
+    )
+
+
+def raw_gate(
+    setup: Setup, clock: Clock, *, factory: BackendFactory = registry_backend
+) -> SafetyGate:
+    """A gate on the backend's raw output with the config's limits, for ``pc6 calibrate``.
+
+    Raises:
+        InvalidInput: the setup has no kind (calibration needs one).
+    """
+    if setup.kind is None:
+        raise InvalidInput("calibration needs a kind (--kind vibration or pressure)")
+    backend = factory(setup.backend, setup.kind, setup.backend_options)
+    recorder = TraceRecorder(clock.now())
+    return guard(
+        backend,
+        clock,
+        setup.limits_for(setup.kind),
+        recorder,
+        calibration=None,
+        max_level=1.0,
+    )
+
+
 @dataclass
 class Journaling:
     """Where and how a session is journaled (None: not at all, e.g. a virtual-time run)."""
@@ -289,12 +340,12 @@ class Session:
         if self._journal_trace is not None:
             sinks.append(self._journal_trace)
         self.recorder = TraceRecorder(self._t0, sinks=sinks, keep_rows=self._keep_rows)
-        chain: Actuator = CalibratedActuator(self.backend, setup.calibration_for(kind))
-        chain = TracedActuator(chain, self.clock, self.recorder)
-        self.gate = SafetyGate(
-            chain,
+        self.gate = guard(
+            self.backend,
             self.clock,
             limits,
+            self.recorder,
+            calibration=setup.calibration_for(kind),
             budget_used_s=self.used_before,
             on_event=self._on_gate_event,
         )
