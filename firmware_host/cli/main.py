@@ -126,10 +126,15 @@ def build_parser(*, sim_commands: bool = True) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pc6`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ctl"]:
+        # The stop button over SSH: straight to the client, none of the rest of the CLI.
+        from firmware_host.cli.ctl import main as ctl_main
+
+        return ctl_main(argv[1:])
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    argv = list(sys.argv[1:] if argv is None else argv)
     # The band commands parse their own options (argparse's REMAINDER drops a leading --help).
     if argv[:1] == ["band"]:
         return _guarded(lambda: _cmd_band(argparse.Namespace(rest=argv[1:])))
