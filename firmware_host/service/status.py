@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from firmware_host.experiment.tonight import BLIND_LABEL
+
 if TYPE_CHECKING:
     from firmware_host.service.daemon import Daemon
 
@@ -29,6 +31,8 @@ def status(d: Daemon) -> dict[str, Any]:
             "output": round(running.gate.output, 4),
             "level": engine.scale,
         }
+        if running.profile == BLIND_LABEL:  # a blind experiment night: the output names the arm
+            session["output"] = None
     by, why = authority(d)
     return {
         "state": state(d),
