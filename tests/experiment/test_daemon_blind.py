@@ -36,7 +36,7 @@ def _arms(home: Path) -> dict[str, str]:
 
 
 def test_each_night_plays_its_arm_and_run_in_nights_play_nothing(home: Path) -> None:
-    config, planned = experiment_home(home)
+    config, _ = experiment_home(home)
     run_nights(config, START, 6)
     arms = _arms(home)
     with Journal(home / "journal.sqlite") as journal:
@@ -56,7 +56,7 @@ def test_each_night_plays_its_arm_and_run_in_nights_play_nothing(home: Path) -> 
 
 
 def test_ctl_status_during_a_blind_night_names_no_arm_and_no_output(home: Path) -> None:
-    config, planned = experiment_home(home)
+    config, _ = experiment_home(home)
     seen: list[str] = []
 
     async def during(daemon: Any, clock: Any) -> None:
@@ -84,7 +84,7 @@ def _log(home: Path, config: Path, *args: str) -> str:
 
 
 def test_log_report_events_and_csv_name_no_arm_while_blind(home: Path) -> None:
-    config, planned = experiment_home(home)
+    config, _ = experiment_home(home)
     run_nights(config, START, 6)
     arms = _arms(home)
     listing = _log(home, config, "--events")
@@ -108,7 +108,7 @@ def test_the_night_plot_while_blind_draws_no_level(home: Path, monkeypatch: Any)
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
 
-    config, planned = experiment_home(home)
+    config, _ = experiment_home(home)
     run_nights(config, START, 6)
     figures: list[Figure] = []
     monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
@@ -122,7 +122,7 @@ def test_the_night_plot_while_blind_draws_no_level(home: Path, monkeypatch: Any)
 
 
 def test_after_unblinding_the_log_shows_the_truth(home: Path) -> None:
-    config, planned = experiment_home(home)
+    config, _ = experiment_home(home)
     run_nights(config, START, 6)
     with Store(home / "journal.sqlite") as store:
         store.set_state("e1", "unblinded", at=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 
@@ -18,13 +19,13 @@ def _last(args: list[str]) -> tuple[float, float]:
 
 
 def test_no_effect_keeps_coverage_and_the_false_alarm_rate() -> None:
-    c, r = _last("sim experiment --runs 400 --nights 56 --effect 0 --sd 20 --seed 1".split())
+    c, r = _last(shlex.split("sim experiment --runs 400 --nights 56 --effect 0 --sd 20 --seed 1"))
     assert 0.92 <= c <= 0.98
     assert r <= 0.075
 
 
 def test_one_sd_effect_is_found_at_56_nights() -> None:
-    c, r = _last("sim experiment --runs 400 --nights 56 --effect 20 --sd 20 --seed 1".split())
+    c, r = _last(shlex.split("sim experiment --runs 400 --nights 56 --effect 20 --sd 20 --seed 1"))
     assert 0.92 <= c <= 0.98
     assert r >= 0.7
 
@@ -37,7 +38,9 @@ def test_autocorrelated_nights_keep_the_interval_honest() -> None:
 
 
 def test_bad_simulation_options_exit_2() -> None:
-    proc = subprocess.run(PC6 + "sim experiment --nights 7".split(), capture_output=True, text=True)
+    proc = subprocess.run(
+        PC6 + shlex.split("sim experiment --nights 7"), capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "pc6: error: --nights: must be a positive multiple of 2"

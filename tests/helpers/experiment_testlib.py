@@ -28,7 +28,7 @@ def pc6(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 
 
 def experiment_home(home: Path, **changes: Any) -> tuple[Path, Planned]:
-    """A config with ``experiment = "e1"`` at 22:30 and a planned experiment (2 run-in, 4 nights)."""
+    """A config with ``experiment = "e1"`` at 22:30 and its plan (2 run-in, 4 nights)."""
     # An hourly housekeeping check keeps six virtual nights quick.
     body = '[daemon]\ncheck_every = "1h"\n[[schedule]]\nat = "22:30"\nexperiment = "e1"\n'
     config = write_config(home, body)
