@@ -225,7 +225,7 @@ def _f2(x: float) -> str:
 
 
 def _p(p: float, b: Batch) -> str:
-    smallest = 1 / (b.arrangements + (0 if b.exact else 1))
+    smallest = 2 / b.arrangements if b.exact else 1 / (b.arrangements + 1)  # obs and mirror
     if p <= smallest * 1.000001:
         return f"p = {p:.2g}, the smallest these arrangements can give"
     return f"p = {p:.3f}" if p >= 0.001 else f"p = {p:.2g}"

@@ -33,6 +33,9 @@ QUESTIONS = (
     ("rested", "How rested do you feel? (1 not at all … 5 very)"),
     ("guess", "Which night do you think it was? (active, control, unsure)"),
 )
+QUESTIONS_FIELDS = tuple(f for f, _ in QUESTIONS)
+#: A plausible night, for examples and the simulator (same order as QUESTIONS).
+DEFAULTS = ("22:40", "22:50", 20, 1, 15, "06:30", "06:45", 3, 3, "unsure")
 OPTIONAL = (
     ("naps", "Minutes napped yesterday (Enter to skip)"),
     ("caffeine", "Caffeinated drinks yesterday (Enter to skip)"),
