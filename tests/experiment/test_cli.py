@@ -72,7 +72,7 @@ def test_plan_prints_the_commitment_and_writes_a_level_zero_control(home: Path) 
     ],
 )
 def test_plan_refuses_what_it_cannot_keep(home: Path, extra: list[str], message: str) -> None:
-    code, out, err = _plan(_config(home), *extra)
+    code, _, err = _plan(_config(home), *extra)
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert message in err
