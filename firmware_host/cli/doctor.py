@@ -47,7 +47,7 @@ class System:
 
 
 def _synced() -> bool:
-    from firmware_host.service.daemon import clock_synchronized
+    from firmware_host.service.clock_sync import clock_synchronized
 
     return clock_synchronized()
 
