@@ -13,6 +13,7 @@ EXTENSIONS = (
     "firmware_host.cli.log",
     "firmware_host.cli.ctl",
     "firmware_host.cli.daemon",
+    "firmware_host.cli.service",
 )
 
 Handler = Callable[[argparse.Namespace], int]

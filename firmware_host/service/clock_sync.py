@@ -89,7 +89,9 @@ class ClockSyncCheck:
     def __call__(self) -> bool:
         """Whether the clock may be trusted now."""
         result = self._probe()
-        if result != self._last and result.state is Sync.UNKNOWN:
+        if result != self._last and result.state is not Sync.UNKNOWN:
+            logger.info("system clock %s (%s)", result.state.value, result.how)
+        elif result != self._last:
             logger.warning(
                 "cannot tell whether the clock is synchronized (%s): scheduled sessions "
                 "wait; allow clock_adjtime in the sandbox or run systemd-timesyncd",
