@@ -70,8 +70,8 @@ cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates
 PY=python3
 [ -x .venv/bin/python ] && PY=.venv/bin/python
 mkdir -p "$WORK/dist" "$ROOT/opt/wheels"
-"$PY" -c 'import sys; from setuptools import build_meta as b; print(b.build_sdist(sys.argv[1]))' \
-    "$WORK/dist" >"$WORK/sdist.log" 2>&1 || { cat "$WORK/sdist.log"; exit 1; }
+"$PY" -m build --sdist --outdir "$WORK/dist" . >"$WORK/sdist.log" 2>&1 \
+    || { tail -n 20 "$WORK/sdist.log"; exit 1; }
 "$PY" -m pip wheel -q --wheel-dir "$ROOT/opt/wheels" "$WORK"/dist/pc6band-*.tar.gz \
     >"$WORK/wheel.log" 2>&1 || { tail -n 20 "$WORK/wheel.log"; exit 1; }
 
@@ -158,7 +158,7 @@ if inside pc6 service install --config /root/sim.toml --member builder >"$WORK/i
 else
     check "pc6 service install" fail "$(tail -n 3 "$WORK/install.log" | tr '\n' ' ')"
 fi
-again=$(inside pc6 service install --config /root/sim.toml --member builder 2>&1 | tail -n 1)
+again=$(inside pc6 service install --config /root/sim.toml --member builder 2>&1 | tail -n 1 || true)
 [ "$again" = "nothing to do: all in place" ] && r=ok || r=fail
 check "pc6 service install again changes nothing" "$r" "$again"
 
