@@ -155,6 +155,7 @@ EOF
 
 if inside pc6 service install --config /root/sim.toml --member builder >"$WORK/install.log" 2>&1; then
     check "pc6 service install" ok
+    sed 's/^/    /' "$WORK/install.log"
 else
     check "pc6 service install" fail "$(tail -n 3 "$WORK/install.log" | tr '\n' ' ')"
 fi
@@ -178,6 +179,17 @@ check "clock check answered by the kernel in the sandbox" "$r" \
 # 2. pc6 ctl status as a login user in the group, no flags.
 if as_builder pc6 ctl status >"$WORK/status.txt" 2>&1; then r=ok; else r=fail; fi
 check "pc6 ctl status as builder" "$r" "$(head -n 1 "$WORK/status.txt")"
+
+# pc6 doctor as the builder finds the system daemon and the current unit; install refuses them.
+as_builder pc6 doctor >"$WORK/doctor.txt" 2>&1 || true
+grep -q "daemon socket reachable: /run/pc6band/control.sock" "$WORK/doctor.txt" \
+    && grep -q "sandbox: /etc/systemd/system/pc6band.service is the current unit" "$WORK/doctor.txt" \
+    && r=ok || r=fail
+check "pc6 doctor as builder sees the daemon and the unit" "$r" \
+    "$(grep -c '^\[  ok\]' "$WORK/doctor.txt") ok, $(grep -c '^\[FAIL\]' "$WORK/doctor.txt") FAIL"
+refusal=$(as_builder pc6 service install 2>&1 || true)
+grep -q "must run as root" <<<"$refusal" && r=ok || r=fail
+check "pc6 service install refused for a non-root user" "$r" "$refusal"
 
 # 3. The one-off plays once the config stops waiting for the clock, and shows in pc6 log.
 sed -i 's/^require_clock_sync = true/require_clock_sync = false/' "$ROOT/etc/pc6band/pc6band.toml"

@@ -49,13 +49,13 @@ def register(sub: Any) -> None:
     uninstall.set_defaults(handler=_cmd_uninstall)
 
 
-def _refuse_non_root(dry_run: bool) -> None:
+def _refuse_non_root(action: str, dry_run: bool) -> None:
     from firmware_host.errors import PC6Error
 
     if not dry_run and os.geteuid() != 0:
         raise PC6Error(
             "service: must run as root to create the user, folders and unit: "
-            "sudo pc6 service install (or --dry-run to see what it would do)"
+            f"sudo pc6 service {action} (or --dry-run to see what it would do)"
         )
 
 
@@ -113,7 +113,7 @@ def _key_dirs(sudo_user: str | None) -> list[Path]:
 def _cmd_install(args: argparse.Namespace) -> int:
     from firmware_host.cli.service_plan import install_steps
 
-    _refuse_non_root(args.dry_run)
+    _refuse_non_root("install", args.dry_run)
     opts = _options(args)
     return _carry_out("install", install_steps(opts), args.dry_run)
 
@@ -122,7 +122,7 @@ def _cmd_uninstall(args: argparse.Namespace) -> int:
     from firmware_host.cli.service_plan import Options, uninstall_steps
     from firmware_host.paths import system_paths
 
-    _refuse_non_root(args.dry_run)
+    _refuse_non_root("uninstall", args.dry_run)
     opts = Options(user=args.user, paths=system_paths())
     return _carry_out("uninstall", uninstall_steps(opts, purge=args.purge), args.dry_run)
 

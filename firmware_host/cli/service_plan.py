@@ -226,7 +226,7 @@ def kept_file(path: Path, text: str, group: str, mode: int) -> Step:
 
 
 def _system_user(opts: Options) -> Step:
-    user, home = opts.user, opts.paths.state_dir
+    user, home = opts.user, SystemPaths().state_dir  # the path the running system sees
     what = f"system user {user} (group {user}, home {home}, no login shell)"
     if _exists("user", user):
         return Step("ok", what)
@@ -343,7 +343,7 @@ def install_steps(opts: Options) -> list[Step]:
         steps.append(Step("run", "udevadm control --reload; udevadm trigger", _udev_reload))
     else:
         steps.append(Step("skip", "udev reload: udev is not running here"))
-    changed = False
+    units_changed = False
     for unit in [u for u in UNITS if u.flag is None] + opts.units:
         step = file(
             opts.paths.root / "etc/systemd/system" / unit.name,
@@ -352,9 +352,10 @@ def install_steps(opts: Options) -> list[Step]:
             "root",
             0o644,
         )
-        changed = changed or step.run is not None
+        units_changed = units_changed or step.run is not None
         steps.append(step)
-    steps += _start(opts, changed or any(s.run for s in steps if "pc6band.toml" in s.what))
+    config_changed = any(s.run for s in steps if str(opts.paths.config) in s.what)
+    steps += _start(opts, config_changed, units_changed)
     return steps
 
 
@@ -370,17 +371,32 @@ def _udev_reload() -> None:
     )()
 
 
-def _start(opts: Options, changed: bool) -> list[Step]:
+def _start(opts: Options, changed: bool, units_changed: bool) -> list[Step]:
     if not _systemd_running():
         return [Step("skip", "systemctl: systemd is not running here; start pc6band by hand")]
     names = [u.name for u in UNITS if u.flag is None] + [u.name for u in opts.units]
-    steps = [Step("run", "systemctl daemon-reload", _cmd("systemctl", "daemon-reload"))]
+    steps = []
+    if units_changed:
+        steps.append(Step("run", "systemctl daemon-reload", _cmd("systemctl", "daemon-reload")))
     for name in names:
-        verb = "restart" if changed else "start"
+        enabled = _systemctl("is-enabled", name) == "enabled"
+        active = _systemctl("is-active", name) == "active"
+        if changed or units_changed:
+            verb = "restart" if active else "start"
+        elif not (enabled and active):
+            verb = "start"
+        else:
+            steps.append(Step("ok", f"{name} enabled and active"))
+            continue
         steps.append(
             Step("run", f"systemctl enable {name}; systemctl {verb} {name}", _enable(name, verb))
         )
     return steps
+
+
+def _systemctl(verb: str, name: str) -> str:
+    done = subprocess.run(["systemctl", verb, name], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
 
 
 def _enable(name: str, verb: str) -> Callable[[], None]:
