@@ -198,7 +198,7 @@ def _service(config: Config, system: System) -> list[Check]:
 def _device(path: Path, group: str, system: System) -> Check:
     if not system.exists(path):
         hint = (
-            "plug the band in; install systemd/99-pc6band.rules for /dev/pc6band"
+            "plug the band in; sudo pc6 service install writes the udev rule for /dev/pc6band"
             if group == "dialout"
             else "enable GPIO: this does not look like a Pi"
         )
@@ -223,8 +223,8 @@ def _modem_manager(system: System) -> list[Check]:
         Check(
             FAIL,
             "ModemManager will probe the band's serial port",
-            "sudo cp systemd/99-pc6band.rules /etc/udev/rules.d/ && sudo udevadm "
-            "control --reload && sudo udevadm trigger (or: sudo systemctl disable "
+            "pair the band, then sudo pc6 service install (writes "
+            "/etc/udev/rules.d/99-pc6band.rules for it; or: sudo systemctl disable "
             "--now ModemManager)",
         )
     ]
