@@ -359,6 +359,10 @@ def install_steps(opts: Options) -> list[Step]:
     return steps
 
 
+def _rmtree(path: Path) -> Callable[[], None]:
+    return lambda: shutil.rmtree(path)
+
+
 def _udev_reload() -> None:
     _cmd("udevadm", "control", "--reload")()
     _cmd(
@@ -435,11 +439,7 @@ def uninstall_steps(opts: Options, *, purge: bool) -> list[Step]:
         return steps
     for path in [*kept, opts.paths.runtime_dir]:
         if path.exists():
-            steps.append(
-                Step(
-                    "remove", f"{path}/ and everything in it", lambda path=path: shutil.rmtree(path)
-                )
-            )
+            steps.append(Step("remove", f"{path}/ and everything in it", _rmtree(path)))
     if _exists("user", opts.user):
         steps.append(Step("remove", f"user {opts.user}", _cmd("userdel", opts.user)))
     return steps

@@ -29,7 +29,7 @@ def _last_levels(tmp_path: Path) -> dict[str, float]:
 def test_vibration_pins_from_the_config(tmp_path: Path) -> None:
     config = tmp_path / "pc6band.toml"
     config.write_text('[backend]\nname = "gpio"\npin = 12\nenable_pin = 23\nsim_pins = true\n')
-    code, out, err = _run(tmp_path, "--config", str(config))
+    code, _, err = _run(tmp_path, "--config", str(config))
     assert (code, err) == (0, "")
     assert _last_levels(tmp_path) == {"GPIO12": 0.0, "GPIO23": 0.0}
 
