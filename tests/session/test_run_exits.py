@@ -132,6 +132,11 @@ def _check(tmp: Path, way: str, code: int, err: str) -> None:
 def _command(way: str, profile: Path, tmp: Path, *backend: str) -> list[str]:
     base = BUGGY if way == "exception" else PC6
     trace = ["--trace", str(tmp / "trace.csv"), "--journal", str(tmp / "j.sqlite")]
+    if way == "SIGINT-twice" and "--config" not in backend:
+        # A long soft stop, so that the second Ctrl-C surely comes in the middle of it.
+        config = tmp / "slow-stop.toml"
+        config.write_text("[limits.vibration]\nsoft_stop_s = 10\n")
+        trace += ["--config", str(config)]
     return [*base, "run", str(profile), *backend, *trace]
 
 
@@ -171,7 +176,10 @@ def test_every_way_out_on_gpio(tmp_path: Path, way: str, kind: str) -> None:
 
 def _pressure_config(tmp: Path) -> Path:
     path = tmp / "pressure.toml"
-    path.write_text('[backend]\nname = "gpio"\nkind = "pressure"\nsensor_channel = 0\n')
+    path.write_text(
+        '[backend]\nname = "gpio"\nkind = "pressure"\nsensor_channel = 0\n'
+        "[limits.pressure]\nsoft_stop_s = 10\n"
+    )
     return path
 
 
