@@ -47,6 +47,7 @@ def register_sim(simsub: Any) -> None:
     night.add_argument(
         "--date", metavar="YYYY-MM-DD", help="the night's evening (default: tonight)"
     )
+    night.add_argument("--plot", metavar="OUT.png", help="draw the simulated night")
     night.set_defaults(handler=_cmd_sim_night)
 
 
@@ -127,7 +128,7 @@ def _cmd_sim_night(args: argparse.Namespace) -> int:
             night = dt.date.fromisoformat(args.date)
         except ValueError:
             raise InvalidInput(f"--date: must be like 2026-03-29, got {args.date!r}") from None
-    result = simulate_night(Path(args.config), night)
+    result = simulate_night(Path(args.config), night, plot=args.plot)
     print_night(result, Path(args.config), sys.stdout)
     return result.exit_code
 

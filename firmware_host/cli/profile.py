@@ -140,8 +140,9 @@ def _bands(s: Any) -> str:
 
 
 def _cmd_profile_plot(args: argparse.Namespace) -> int:
-    from firmware_host.cli.plot import check_output_path, import_pyplot, png_plot
+    from firmware_host.cli.plot import png_plot
     from firmware_host.errors import InvalidInput
+    from firmware_host.pictures import check_output_path, import_pyplot
     from firmware_host.plan.library import resolve
     from firmware_host.plan.timeline import compile_profile
 

@@ -506,7 +506,7 @@ class Daemon:
         t0_wall, t0 = self.clock.wall(), self.clock.now()
         result = SessionResult(EndReason.TRIPPED, "did not start")
         try:
-            await gate.open(TraceRecorder(t0))
+            await gate.open(TraceRecorder(t0, keep_rows=True))  # saved for pc6 log --plot
             result = await running.engine.run()
         except PC6Error as err:
             result = SessionResult(EndReason.TRIPPED, str(err))
