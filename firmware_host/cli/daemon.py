@@ -54,9 +54,13 @@ def register_sim(simsub: Any) -> None:
 def _cmd_daemon(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from firmware_host.errors import ConfigError
     from firmware_host.service.serve import serve
     from firmware_host.session.config import default_config_path
 
+    if args.config and not Path(args.config).exists():
+        # A named config that is not there is a typo: refuse, rather than serve defaults.
+        raise ConfigError(f"{args.config}: no such config file")
     return serve(Path(args.config) if args.config else default_config_path())
 
 

@@ -172,7 +172,7 @@ def _cmd_profile_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from firmware_host.errors import InvalidInput
-    from firmware_host.plan.imports import import_pattern
+    from firmware_host.plan.imports.source import import_pattern
 
     text, shape = import_pattern(args.file, name=args.name)
     for note in shape.notes:
