@@ -164,3 +164,10 @@ def _iso(when: float | None) -> str:
     if when is None:
         return ""
     return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def plot_night(journal: Journal, night: dt.date, tz: dt.tzinfo, out: str) -> None:
+    """Draw the night to a picture file; the drawing lives in :mod:`.night_plot`."""
+    from firmware_host.record.night_plot import plot_night as draw
+
+    draw(journal, night, tz, out)
