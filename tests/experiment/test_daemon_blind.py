@@ -129,3 +129,30 @@ def test_after_unblinding_the_log_shows_the_truth(home: Path) -> None:
     listing = _log(home, config)
     assert "short" in listing and "e1-off" in listing
     assert "experiment night" not in listing
+
+
+def test_experiment_status_while_blind_names_no_arm(home: Path) -> None:
+    config, _ = experiment_home(home)
+    run_nights(config, START, 6)
+    proc = pc6("experiment", "status", "e1", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert "experiment sessions started: 4 of 4" in proc.stdout
+    assert "(blind)" in proc.stdout
+    assert not FORBIDDEN.search(proc.stdout), proc.stdout
+
+
+def test_an_existing_journal_keeps_its_sessions_when_the_experiment_tables_arrive(
+    home: Path,
+) -> None:
+    with Journal(home / "journal.sqlite") as journal:
+        sid = journal.start_session(
+            at=1.0, profile="old", sha256="x", source="s", backend="sim", kind="vibration",
+            simulated=True,
+        )  # fmt: skip
+    with Store(home / "journal.sqlite") as store:
+        assert store.experiments() == []
+        assert store.query("SELECT version FROM experiment_schema") == [(1,)]
+    with Store(home / "journal.sqlite"):
+        pass  # a second open adds nothing twice
+    with Journal(home / "journal.sqlite") as journal:
+        assert [(r.id, r.profile) for r in journal.recent(5)] == [(sid, "old")]
