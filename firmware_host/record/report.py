@@ -19,23 +19,34 @@ INTERRUPTIONS = ("trip", "limit", "fault", "link", "button", "paused")
 NOT_RAN = ("schedule",)  # skipped or missed scheduled sessions
 
 
-def pick_night(journal: Journal, text: str, tz: dt.tzinfo) -> dt.date | None:
-    """The night named by ``text``: a date, or ``last`` for the latest with a session.
+def check_night(text: str) -> str:
+    """``text`` if it names a night (a date, or ``last``).
 
     Raises:
         InvalidInput: not a date.
     """
     from firmware_host.errors import InvalidInput
 
-    if text == "last":
+    if text != "last":
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(
+                f"--night: must be a date like 2026-03-29 or 'last', got {text!r}"
+            ) from None
+    return text
+
+
+def pick_night(journal: Journal, text: str, tz: dt.tzinfo) -> dt.date | None:
+    """The night named by ``text``: a date, or ``last`` for the latest with a session.
+
+    Raises:
+        InvalidInput: not a date.
+    """
+    if check_night(text) == "last":
         rows = journal.recent(1)
         return night_of(rows[0].started_at, tz) if rows else None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"--night: must be a date like 2026-03-29 or 'last', got {text!r}"
-        ) from None
+    return dt.date.fromisoformat(text)
 
 
 def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
@@ -108,8 +119,10 @@ def _hm(when: float | None, tz: dt.tzinfo) -> str:
     return dt.datetime.fromtimestamp(when or 0, tz).strftime("%H:%M")
 
 
-def session_rows(journal: Journal) -> Iterator[list[Any]]:
-    """CSV rows of every session, header first."""
+def session_rows(
+    journal: Journal, *, night: dt.date | None = None, tz: dt.tzinfo | None = None
+) -> Iterator[list[Any]]:
+    """CSV rows of every session (of the night of ``night`` in ``tz``), header first."""
     yield [
         "id",
         "started_at",
@@ -127,7 +140,11 @@ def session_rows(journal: Journal) -> Iterator[list[Any]]:
         "peak",
         "max_lateness_ms",
     ]
-    for s in reversed(journal.recent(10**9)):
+    if night is None:
+        sessions = list(reversed(journal.recent(10**9)))
+    else:
+        sessions = journal.sessions_between(*night_bounds(night, tz or dt.UTC))
+    for s in sessions:
         yield [
             s.id,
             _iso(s.started_at),
@@ -147,10 +164,13 @@ def session_rows(journal: Journal) -> Iterator[list[Any]]:
         ]
 
 
-def event_rows(journal: Journal) -> Iterator[list[Any]]:
-    """CSV rows of every event, header first."""
+def event_rows(
+    journal: Journal, *, night: dt.date | None = None, tz: dt.tzinfo | None = None
+) -> Iterator[list[Any]]:
+    """CSV rows of every event (of the night of ``night`` in ``tz``), header first."""
     yield ["at", "session_id", "kind", "detail"]
-    for at, session_id, kind, detail in journal.events_between(0, float("inf")):
+    start, end = (0.0, float("inf")) if night is None else night_bounds(night, tz or dt.UTC)
+    for at, session_id, kind, detail in journal.events_between(start, end):
         yield [_iso(at), session_id if session_id is not None else "", kind, detail]
 
 
