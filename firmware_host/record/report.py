@@ -15,7 +15,8 @@ from firmware_host.durations import format_duration
 from firmware_host.plan.schedule import night_bounds, night_of
 from firmware_host.record.journal import Journal, SessionRow
 
-INTERRUPTIONS = ("trip", "limit", "fault", "link", "button", "paused")
+INTERRUPTIONS = ("trip", "limit", "fault", "link", "link lost", "button", "paused")
+KILLED = "killed"
 NOT_RAN = ("schedule",)  # skipped or missed scheduled sessions
 
 
@@ -59,25 +60,29 @@ def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
     change = _clock_change(start, end, tz)
     if change:
         lines.append(f"  {change}")
+
+    def hm(when: float | None) -> str:
+        return _hm(when, tz)
+
     if not sessions:
         lines.append("  no sessions")
     else:
         lines.append(f"  sessions: {len(sessions)}")
-        lines += [f"    {_session_line(s, tz)}" for s in sessions]
+        lines += [f"    {_session_line(s, sessions, hm)}" for s in sessions]
         lines += _totals(sessions)
-    interruptions = [e for e in events if e[2] in INTERRUPTIONS]
-    ended_early = [s for s in sessions if s.reason not in ("completed", None)]
+    ended_early = [s for s in sessions if _ended_early(s, sessions)]
+    interruptions = _separate_interruptions(events, ended_early)
     lines.append(f"  interruptions: {len(interruptions) + len(ended_early)}")
     for s in ended_early:
         lines.append(
-            f"    {_hm(s.ended_at or s.started_at, tz)} {s.profile} {s.reason}"
+            f"    {hm(s.ended_at or s.started_at)} {s.profile} {_reason(s, sessions)}"
             f"{': ' + s.detail if s.detail else ''}"
         )
-    lines += [f"    {_hm(at, tz)} {kind}: {detail}" for at, _, kind, detail in interruptions]
+    lines += [f"    {hm(at)} {kind}: {detail}" for at, _, kind, detail in interruptions]
     not_run = [e for e in events if e[2] in NOT_RAN]
     if not_run:
         lines.append(f"  scheduled but not run: {len(not_run)}")
-        lines += [f"    {_hm(at, tz)} {detail}" for at, _, _, detail in not_run]
+        lines += [f"    {hm(at)} {detail}" for at, _, _, detail in not_run]
     problems = [e for e in events if e[2] in ("config", "profile")]
     lines += [f"  {kind}: {detail}" for _, _, kind, detail in problems]
     return "\n".join(lines)
@@ -96,12 +101,43 @@ def _clock_change(start: float, end: float, tz: dt.tzinfo) -> str:
     )
 
 
-def _session_line(s: SessionRow, tz: dt.tzinfo) -> str:
-    span = f"{_hm(s.started_at, tz)}–{_hm(s.ended_at, tz) if s.ended_at else '??:??'}"
+#: End reasons, and the event kinds whose last occurrence in the session is that end's cause
+#: (the event is then the same interruption, not a second one).
+CAUSED_BY = {"limit": ("limit",), "tripped": ("trip",), "link lost": ("link lost", "link")}
+
+
+def _ended_early(s: SessionRow, sessions: list[SessionRow]) -> bool:
+    return _reason(s, sessions) not in ("completed", "running or killed")
+
+
+def _reason(s: SessionRow, sessions: list[SessionRow]) -> str:
+    """How ``s`` ended; an open session that a later one followed was killed."""
+    if s.reason:
+        return s.reason
+    if any(o.started_at > s.started_at for o in sessions):
+        return KILLED
+    return "running or killed"
+
+
+def _separate_interruptions(
+    events: list[tuple[float, int | None, str, str]], ended_early: list[SessionRow]
+) -> list[tuple[float, int | None, str, str]]:
+    """Interruption events, less the one that is the cause of a session's early end."""
+    causes: set[tuple[float, int | None, str, str]] = set()
+    for s in ended_early:
+        kinds = CAUSED_BY.get(s.reason or "", ())
+        mine = [e for e in events if e[1] == s.id and e[2] in kinds]
+        if mine:
+            causes.add(mine[-1])
+    return [e for e in events if e[2] in INTERRUPTIONS and e not in causes]
+
+
+def _session_line(s: SessionRow, sessions: list[SessionRow], hm: Any) -> str:
+    span = f"{hm(s.started_at)}–{hm(s.ended_at) if s.ended_at else '??:??'}"
     on = format_duration((s.on_s or 0) * 1000)
     return (
         f"{span}  {s.profile:<18} {s.origin or '-':<8} {s.kind:<9} "
-        f"{s.reason or 'running or killed':<10} on {on:>7}  dose {s.dose or 0:7.1f}  "
+        f"{_reason(s, sessions):<10} on {on:>7}  dose {s.dose or 0:7.1f}  "
         f"peak {s.peak or 0:.2f}{'  ' + s.detail if s.detail else ''}"
     )
 
@@ -116,7 +152,11 @@ def _totals(sessions: list[SessionRow]) -> list[str]:
 
 
 def _hm(when: float | None, tz: dt.tzinfo) -> str:
-    return dt.datetime.fromtimestamp(when or 0, tz).strftime("%H:%M")
+    """Local ``HH:MM``; with the UTC offset inside an hour the clock shows twice."""
+    local = dt.datetime.fromtimestamp(when or 0, tz)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return local.strftime("%H:%M%z")[:-2] + ":" + local.strftime("%z")[-2:]
+    return local.strftime("%H:%M")
 
 
 def session_rows(
