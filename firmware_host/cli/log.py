@@ -39,8 +39,8 @@ def register(sub: Any) -> None:
 def _cmd_log(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from firmware_host.experiment.blind import open_for_display
     from firmware_host.record import report
-    from firmware_host.record.journal import Journal
     from firmware_host.session.config import load_config
 
     # Bad input is refused before anything is read: with or without a journal, a CSV or not.
@@ -53,7 +53,8 @@ def _cmd_log(args: argparse.Namespace) -> int:
         print(f"no journal yet at {path}")
         return 0
     tz = config.tz
-    with Journal(path, read_only=True) as journal:
+    # While an experiment is blind its nights read as "experiment night" (no arm, no dose).
+    with open_for_display(path, read_only=True) as journal:
         night = None
         if night_text or args.plot:
             night = report.pick_night(journal, night_text or "last", tz)
@@ -109,9 +110,12 @@ def _list(journal: Any, n: int, tz: Any, *, events: bool) -> None:
         length = format_duration((r.duration_s or 0) * 1000)
         sim = " SIM" if r.simulated else ""
         ended = r.reason or "running or killed"
+        delivered = f"dose {r.dose or 0:.1f}  peak {r.peak or 0:.2f}"
+        if r.id in getattr(journal, "blinded", ()):  # a blind experiment night
+            delivered = "dose and peak hidden"
         print(
             f"  #{r.id:<4} {when}  {r.profile:<20} {r.backend}/{r.kind}{sim}  {length:>8}  "
-            f"dose {r.dose or 0:.1f}  peak {r.peak or 0:.2f}  {ended}"
+            f"{delivered}  {ended}"
             f"{': ' + r.detail if r.detail else ''}"
         )
         if events:

@@ -91,7 +91,12 @@ class SessionRow:
     on_s: float | None = None
 
 
-def _open_read_only(path: Path) -> sqlite3.Connection:
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only SQLite connection to the journal at ``path`` (``mode=ro``).
+
+    Raises:
+        JournalError: it cannot be opened.
+    """
     from urllib.parse import quote
 
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
@@ -127,7 +132,7 @@ class Journal:
         """
         self.path = Path(path)
         if read_only:
-            self._db = _open_read_only(self.path)
+            self._db = connect_read_only(self.path)
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

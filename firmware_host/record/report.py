@@ -18,6 +18,7 @@ from firmware_host.record.journal import Journal, SessionRow
 INTERRUPTIONS = ("trip", "limit", "fault", "link", "link lost", "button", "paused")
 KILLED = "killed"
 NOT_RAN = ("schedule",)  # skipped or missed scheduled sessions
+HIDDEN_TOTALS = "  stimulation and dose: hidden while the experiment is blind"
 
 
 def check_night(text: str) -> str:
@@ -69,7 +70,10 @@ def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
     else:
         lines.append(f"  sessions: {len(sessions)}")
         lines += [f"    {_session_line(s, sessions, hm)}" for s in sessions]
-        lines += _totals(sessions)
+        # A blind experiment's nights (see experiment/blind.py) come without dose or on-time.
+        hidden: set[int] = getattr(journal, "blinded", set())
+        blind = hidden & {s.id for s in sessions}
+        lines += [HIDDEN_TOTALS] if blind else _totals(sessions)
     ended_early = [s for s in sessions if _ended_early(s, sessions)]
     interruptions = _separate_interruptions(events, ended_early)
     lines.append(f"  interruptions: {len(interruptions) + len(ended_early)}")
@@ -135,10 +139,12 @@ def _separate_interruptions(
 def _session_line(s: SessionRow, sessions: list[SessionRow], hm: Any) -> str:
     span = f"{hm(s.started_at)}–{hm(s.ended_at) if s.ended_at else '??:??'}"
     on = format_duration((s.on_s or 0) * 1000)
+    delivered = f"on {on:>7}  dose {s.dose or 0:7.1f}  peak {s.peak or 0:.2f}"
+    if s.dose is None and s.on_s is None and s.ended_at is not None:
+        delivered = "on, dose and peak hidden"  # a blind experiment night
     return (
         f"{span}  {s.profile:<18} {s.origin or '-':<8} {s.kind:<9} "
-        f"{_reason(s, sessions):<10} on {on:>7}  dose {s.dose or 0:7.1f}  "
-        f"peak {s.peak or 0:.2f}{'  ' + s.detail if s.detail else ''}"
+        f"{_reason(s, sessions):<10} {delivered}{'  ' + s.detail if s.detail else ''}"
     )
 
 
