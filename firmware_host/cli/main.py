@@ -17,6 +17,7 @@ EXTENSIONS = (
     "firmware_host.cli.importer",
     "firmware_host.cli.ctl",
     "firmware_host.cli.daemon",
+    "firmware_host.cli.service",
 )
 
 #: Commands of other distributions under ``pc6 sim`` (the simulator's ``pc6 sim band``):

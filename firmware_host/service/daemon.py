@@ -48,6 +48,7 @@ from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
+from firmware_host.service.clock_sync import ClockSyncCheck
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
 from firmware_host.session.assembly import Journaling, Overrides, Session, resolve
@@ -94,29 +95,6 @@ def default_actuator(config: Config, kind: ActuatorKind) -> Actuator:
     return create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
 
 
-def clock_synchronized() -> bool:
-    """Whether the kernel believes the system clock is synchronized (``adjtimex``).
-
-    ``adjtimex`` with no modes only reads; it returns ``TIME_ERROR`` (5) while the clock is
-    unsynchronized, which is what ``timedatectl`` shows as "System clock synchronized: no".
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        buf = ctypes.create_string_buffer(512)  # larger than struct timex on every ABI
-        state = libc.adjtimex(buf)
-    except (OSError, AttributeError):
-        state = -1
-    if state == -1:  # filtered (seccomp) or unavailable: ask systemd-timesyncd instead
-        flag = Path("/run/systemd/timesync/synchronized")
-        if flag.exists():
-            return True
-        logger.warning("cannot tell whether the clock is synchronized; trusting it")
-        return True
-    return bool(state != 5)
-
-
 class Daemon:
     """The service. Construct, then ``await run()``; control calls come from :mod:`control`."""
 
@@ -127,14 +105,14 @@ class Daemon:
         clock: Clock,
         journal: Journal | None = None,
         notifier: Notifier | None = None,
-        clock_synced: Callable[[], bool] = clock_synchronized,
+        clock_synced: Callable[[], bool] | None = None,
         actuator_factory: ActuatorFactory = default_actuator,
         config: Config | None = None,
     ) -> None:
         self.config_path = config_path
         self.clock = clock
         self.notifier = notifier or Notifier(None)
-        self.clock_synced = clock_synced
+        self.clock_synced = clock_synced or ClockSyncCheck()
         self.actuator_factory = actuator_factory
         self.config: Config | None = None
         self.config_error: str | None = None
