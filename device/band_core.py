@@ -25,7 +25,7 @@ try:  # for type checkers only; MicroPython has no typing module
 except ImportError:
     pass
 
-QUEUE_MAX = 32
+QUEUE_MAX = p.QUEUE_MAX
 LEASE_MS_BY_KIND = {p.KIND_VIBRATION: 5000, p.KIND_PRESSURE: 3000}
 FW_VERSION = (0, 2, 0)
 ZERO_KEY = bytes(p.KEY_LEN)

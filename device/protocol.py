@@ -44,6 +44,7 @@ KEY_LEN = 32
 NONCE_LEN = 8
 LEVEL_MAX = 0xFFFF
 PLAY_MAX_STEPS = 8
+QUEUE_MAX = 32  # ramps a band queues at most (PLAY beyond it is refused)
 PLAY_APPEND = 0x01
 MAX_MESSAGE = 96
 MAX_FRAME = MAX_MESSAGE + 4

@@ -150,6 +150,9 @@ class Engine:
         self._undo = gate.subscribe(self._on_gate_event)
         caps = gate.actuator.capabilities
         self._resolution = None if caps.can_ramp else max(1, caps.resolution)
+        from firmware_host.play.window import open_stream  # (it imports this module)
+
+        self._stream = open_stream(self)  # PLAY windows over a band link, else None
 
     # -- control (from the CLI, the daemon, a button) -----------------------------------
 
@@ -205,6 +208,8 @@ class Engine:
             await self._quiet()
             raise
         finally:
+            if self._stream:
+                await self._stream.close()
             await self._quiet()
             self._undo()
             self._finish_result()
@@ -264,9 +269,13 @@ class Engine:
                 return False
             gate_due = self.gate.next_deadline()
             wake = deadline if gate_due is None else min(deadline, gate_due)
+            stream_due = self._stream.next_due() if self._stream else None
+            wake = wake if stream_due is None else min(wake, stream_due)
             if wake > self.clock.now() + EPSILON_S:
                 await self._sleep(wake)
             now = self.clock.now() + EPSILON_S
+            if self._stream and stream_due is not None and now >= stream_due:
+                await self._stream.refresh(t_ms)
             if now >= deadline and not self._interrupted_flags():
                 return True  # the engine's own command now supersedes what the gate holds
             if gate_due is not None and now >= gate_due:
@@ -293,11 +302,15 @@ class Engine:
             self._waiter = None
 
     def _interrupt(self) -> None:
+        if self._stream:
+            self._stream.drop()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
     async def _handle_control(self) -> bool:
         """Serve stop, pause, limits and trips; True when the session must end."""
+        if self._stream:
+            await self._stream.settle()
         if self.gate.tripped:
             raise SafetyTrip(self.gate.tripped)
         if self.gate.finished:
@@ -389,6 +402,8 @@ class Engine:
         if recorder is not None and recorder.rows:
             result.dose = recorder.dose()
             result.peak = recorder.peak()
+        if self._stream:
+            self._stream.finish(result)  # edge error as measured on the band's clock
         if self.gate.tripped and result.reason is not EndReason.TRIPPED:
             result.reason, result.detail = EndReason.TRIPPED, self.gate.tripped
 
