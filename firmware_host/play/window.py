@@ -205,6 +205,12 @@ class WindowStream:
             return
         link = self.link
         if self._dry is None or link.window_generation != self._generation or link.window is None:
+            motion = getattr(self.gate, "_motion", None)
+            if motion is not None and motion.tb > now + EPSILON_S:
+                # Never start a stream mid-ramp: a PLAY ramps from wherever the band is,
+                # which may not be where the gate thinks. Start once the ramp has ended.
+                self._next = motion.tb
+                return
             self._start(now, next_ms)
         lease = self.gate.lease_s
         horizon = now + lease * LOOKAHEAD_FRACTION
@@ -237,7 +243,8 @@ class WindowStream:
         if not self._dropped:
             return
         self._dropped = False
-        await self._wait_sent()
+        if self.gate.link_down or self.gate.tripped:
+            return  # nothing reaches the band now; it is off by its lease or its restart
         try:
             await self.link.clear_window(self.gate.output, lease_s=self.gate.lease_s)
         except (LinkError, ActuatorError) as err:
@@ -263,9 +270,6 @@ class WindowStream:
         self._dry_clock = _DryClock(now)
         level = self.gate.output
         rec = self._rec = _Recorder(self.gate.actuator, self._dry_clock, now, level)
-        motion = getattr(self.gate, "_motion", None)  # a ramp in progress goes on
-        if motion is not None and motion.tb > now:
-            rec.tb, rec.vb = motion.tb, motion.vb
         rec.points.append((now, level))
         self._dry = self.gate.dry_copy(rec, self._dry_clock)
         self._commands = (c for c in future_commands(self.engine) if c[0] >= next_ms)

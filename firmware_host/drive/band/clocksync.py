@@ -6,8 +6,11 @@ receiving the answer, so each sample is a band time against a host interval. The
 from a least-squares line through the samples whose round trip is close to the shortest seen
 (those pin the band's moment best), kept as running sums so memory does not grow with the
 night. A fresh estimate is noisy, so it is shrunk towards 0 ppm by its own standard error
-against the prior spread of crystals (±50 ppm): early in the night the host assumes the
-band's clock is right, and trusts the measured rate as it firms up.
+against the prior spread of crystals (±50 ppm), and used only once it stands three standard errors
+clear of 0: early in the night the host assumes the band's clock is right (a rate drawn
+from the link's jitter would move edges more than the crystal does), and trusts the
+measured rate as it firms up. Because windows are placed from the stream's anchor with the
+current rate, a better rate corrects everything drifted so far, not only what follows.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import math
 PRIOR_PPM = 50.0
 #: A sample counts if its round trip is within this of the shortest seen (plus 50 %).
 RTT_SLACK_S = 0.005
+#: A rate is used only once it stands this many standard errors clear of 0.
+SIGNIFICANT = 3.0
+#: No estimate from fewer samples than this.
+MIN_SAMPLES = 10
 
 
 class ClockSync:
@@ -58,7 +65,7 @@ class ClockSync:
     def ppm(self) -> float:
         """The band's clock rate against the host's, parts per million, shrunk as above."""
         n = self._n
-        if n < 3:
+        if n < MIN_SAMPLES:
             return 0.0
         sxx = self._sxx - self._sx * self._sx / n
         if sxx <= 0:
@@ -66,8 +73,13 @@ class ClockSync:
         sxy = self._sxy - self._sx * self._sy / n
         syy = self._syy - self._sy * self._sy / n
         slope = sxy / sxx
-        resid = max(0.0, syy - slope * sxy) / max(1, n - 2)
+        # The band's moment lies anywhere in a round trip: never trust a sample more than
+        # that (a few lucky residuals must not make an early estimate look firm).
+        floor = (self._min_rtt / 6) ** 2 + (0.0005**2) / 3
+        resid = max(floor, max(0.0, syy - slope * sxy) / max(1, n - 2))
         se = math.sqrt(resid / sxx) * 1e6
+        if abs(slope * 1e6) < SIGNIFICANT * se:
+            return 0.0  # not told apart from the link's jitter yet: assume the band is right
         prior = PRIOR_PPM
         weight = prior * prior / (prior * prior + se * se)
         return slope * 1e6 * weight

@@ -212,6 +212,7 @@ class BandLink(Actuator, abc.ABC):
         self._band_target = 0
         self._resume_ramp_due = False
         self._waiters: dict[tuple[int, int], asyncio.Future[p.Message]] = {}
+        self._asked: dict[tuple[int, int], float] = {}  # when each waiter's request went out
         self._tokens = itertools.count(1)
         self._supervisor: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -453,9 +454,8 @@ class BandLink(Actuator, abc.ABC):
         The engine calls this on stop, pause, a live level change or a gate cut, before
         the gate's own soft ramp: a queued window never outlives a decision to change it.
         """
-        had = self._plan is not None
         self.drop_window()
-        if had and self._ready:
+        if self._ready:
             await self.set_level(level, lease_s=lease_s if level > 0 else 0.0)
 
     def queue_window(
@@ -473,8 +473,8 @@ class BandLink(Actuator, abc.ABC):
         Raises:
             ValueError: more ramps than one PLAY holds, or points not after the plan's tail.
         """
-        if generation != self._window_gen or not self._ready:
-            return None
+        if generation != self._window_gen or not self._ready or self._resume_ramp_due:
+            return None  # after a loss or a restart the first rise is a SET with its ramp
         wire = to_u16(points)
         plan = self._plan
         fresh = plan is None
@@ -589,6 +589,7 @@ class BandLink(Actuator, abc.ABC):
         waiter: asyncio.Future[p.Message] = loop.create_future()
         self._waiters[key] = waiter
         sent = loop.time()
+        self._asked[key] = sent
         try:
             # A transport write can hang (a BLE write with response has no timeout of its
             # own); bound it like the reply, so off() and close() always return.
@@ -601,6 +602,7 @@ class BandLink(Actuator, abc.ABC):
             raise LinkError(f"{self.where}: no reply within {self.reply_timeout_s:g} s") from err
         finally:
             self._waiters.pop(key, None)
+            self._asked.pop(key, None)
             if waiter.done() and not waiter.cancelled():
                 waiter.exception()  # seen here, so never "Future exception was never retrieved"
             else:
@@ -729,7 +731,9 @@ class BandLink(Actuator, abc.ABC):
             self._band_target = 0
             self._forget_window()
             now = asyncio.get_running_loop().time()
-            if now - self._trouble_at <= self.capabilities.max_lease_s + self.link_timeout_s:
+            stalled = any(now - t > self.reply_timeout_s / 2 for t in self._asked.values())
+            recent = now - self._trouble_at <= self.capabilities.max_lease_s + self.link_timeout_s
+            if stalled or recent:
                 # The link failed us within the last lease: the expiry is the backstop
                 # doing its job, not a host that forgot to refresh. Hold, then resume.
                 logger.warning("%s: band %s after link trouble; holding", self.where, name)
