@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from firmware_host.clock import EPSILON_S
-from firmware_host.drive.actuator import Actuator
+from firmware_host.drive.actuator import Actuator, ActuatorWrapper
 from firmware_host.errors import ActuatorError, LinkError
 
 if TYPE_CHECKING:
@@ -54,14 +54,22 @@ class WindowLink(Protocol):
     ) -> Coroutine[Any, Any, bool] | None: ...
 
 
+def band_link(actuator: Actuator) -> BandLink | None:
+    """The band link under the gate's wrappers (trace tap, stepping), if there is one."""
+    seen: Any = actuator
+    while seen is not None:
+        if callable(getattr(seen, "queue_window", None)):
+            return seen  # type: ignore[no-any-return]
+        seen = seen.inner if isinstance(seen, ActuatorWrapper) else None
+    return None
+
+
 def open_stream(engine: Engine) -> WindowStream | None:
     """A stream for the engine's actuator, or None when it does not take PLAY windows."""
-    actuator = engine.gate.actuator
-    if not callable(getattr(actuator, "queue_window", None)):
+    link = band_link(engine.gate.actuator)
+    if link is None or not link.capabilities.can_ramp:
         return None
-    if not actuator.capabilities.can_ramp:
-        return None
-    return WindowStream(engine)
+    return WindowStream(engine, link)
 
 
 def future_commands(engine: Engine) -> Iterator[Command]:
@@ -164,10 +172,10 @@ def _collinear(a: tuple[float, float], b: tuple[float, float], c: tuple[float, f
 class WindowStream:
     """Streams one engine's timeline to its band link; see the module docstring."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, link: BandLink) -> None:
         self.engine = engine
         self.gate: SafetyGate = engine.gate
-        self.link: BandLink = engine.gate.actuator  # type: ignore[assignment]
+        self.link = link
         self.clock = engine.clock
         self.windows = 0
         self._reset()

@@ -33,6 +33,8 @@ from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
 from firmware_host.drive.calibrated import CalibratedActuator
 from firmware_host.drive.trace import TraceRecorder
 from firmware_host.errors import PC6Error
+from firmware_host.experiment.tonight import start_scheduled
+from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.paths import default_journal_path
 from firmware_host.plan.schedule import (
@@ -47,7 +49,7 @@ from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
 from firmware_host.service.sdnotify import Notifier
-from firmware_host.service.status import hhmm, iso
+from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
 from firmware_host.session.config import Config, load_config
 
 logger = logging.getLogger(__name__)
@@ -247,7 +249,7 @@ class Daemon:
         if self.config is None and self.config_error is None:
             self.reload()
         self._restore()
-        self._note(None, "daemon", f"started; {daemon_status.summary(self)}")
+        self._note(None, "daemon", f"started; {daemon_status.summary(self.snapshot(upcoming=0))}")
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None
         self.notifier.ready(self.status_line())
@@ -418,7 +420,9 @@ class Daemon:
             why += f" ({occ.note})"
         try:
             self._refuse_if_blocked()
-            self.start_now(occ.profile, origin="schedule", why=why)
+            not_started = start_scheduled(self, occ.profile, why)  # an experiment picks the arm
+            if not_started:
+                return not_started
         except PC6Error as err:
             return f"skipped: {err}"
         except Exception as err:  # e.g. a backend option of the wrong type: outputs stay off
@@ -489,14 +493,10 @@ class Daemon:
             self.clock,
             self.config.limits_for(kind),
             budget_used_s=used,
-            on_event=lambda k, d: self._gate_event(session_id, k, d),
+            on_event=lambda event: self._gate_event(session_id, event),
         )
-        # A band's link losses arrive as faults ("link lost: …"); journal them as link events.
-        actuator.on_fault(
-            lambda reason: self._note(
-                session_id, "link" if reason.startswith("link") else "fault", reason
-            )
-        )
+        # Faults the backend sees by itself; link losses arrive as LinkChanged gate events.
+        actuator.on_fault(lambda reason: self._note(session_id, "fault", reason))
         engine = Engine(loaded.timeline, gate, self.clock, scale=self.level)
         running = Running(name, origin, why, engine, gate, session_id, self.clock.wall())
         self.running = running
@@ -540,11 +540,10 @@ class Daemon:
         running.done.set()
         self._wake()
 
-    def _gate_event(self, session_id: int, kind: str, data: dict[str, object]) -> None:
-        reason = str(data.get("reason", ""))
-        if kind == "trip":
-            self.trip = reason
-        self._note(session_id, kind, reason)
+    def _gate_event(self, session_id: int, event: GateEvent) -> None:
+        if isinstance(event, Tripped):
+            self.trip = event.reason
+        self._note(session_id, event.kind, event.reason)
 
     async def _end_running(self, reason: str) -> None:
         running = self.running
@@ -673,13 +672,46 @@ class Daemon:
 
     # -- status (see daemon_status) ------------------------------------------------------
 
+    def snapshot(self, upcoming: int = 3) -> Snapshot:
+        """A frozen copy of the state status shows; taking it changes nothing."""
+        wall = self.clock.wall()
+        session = None
+        if (running := self.running) is not None:
+            engine = running.engine
+            session = SessionView(
+                profile=running.profile,
+                origin=running.origin,
+                why=running.why,
+                started_wall=running.started_wall,
+                elapsed_s=engine.elapsed_s,
+                remaining_s=engine.remaining_s,
+                paused=engine.paused,
+                output=running.gate.output,
+                level=engine.scale,
+            )
+        now = self.clock.now()
+        return Snapshot(
+            wall=wall,
+            config=self.config,
+            config_error=self.config_error,
+            trip=self.trip,
+            # A hold that has run out is over, whether or not the loop has cleared it yet.
+            hold=self.hold if self.hold and wall < self.hold[1] else None,
+            snoozed_until=self.snoozed_until,
+            synced=self.synced,
+            session=session,
+            profile_errors=dict(self.profiles.errors),
+            pending=tuple((p.profile, p.due - now) for p in self.pending),
+            upcoming=tuple(self.upcoming(upcoming)),
+        )
+
     def status(self) -> dict[str, Any]:
-        """Everything ``pc6 ctl status`` shows."""
-        return daemon_status.status(self)
+        """Everything ``pc6 ctl status`` shows (read only: never writes the journal)."""
+        return daemon_status.status(self.snapshot())
 
     def status_line(self) -> str:
         """One line for systemd and logs."""
-        return daemon_status.status_line(self)
+        return daemon_status.status_line(self.snapshot(upcoming=1))
 
     def _note(self, session_id: int | None, kind: str, detail: str) -> None:
         try:

@@ -53,12 +53,12 @@ async def run_session(
         actuator,
         clock,
         limits or limits_for(actuator.kind),
-        on_event=lambda kind, data: events.append((kind, data)),
+        on_event=lambda event: events.append((event.kind, {"reason": event.reason})),
     )
     session = Session(None, gate, events)
     side: asyncio.Task[None] | None = None
     try:
-        await gate.open(TraceRecorder(clock.now()))
+        await gate.open(TraceRecorder(clock.now(), keep_rows=True))
         engine = Engine(timeline, gate, clock)
         if during is not None:
             side = asyncio.get_running_loop().create_task(during(engine, gate, clock))
