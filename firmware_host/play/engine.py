@@ -24,6 +24,7 @@ from firmware_host.guard.events import GateEvent, LinkChanged
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.plan.timeline import Timeline
 from firmware_host.play.lateness import LatenessStats
+from firmware_host.play.window import open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +142,6 @@ class Engine:
         self.lateness = LatenessStats()
         self._on_lateness = on_lateness  # every value, for a bench that wants them all
         self._undo = gate.subscribe(self._on_gate_event)
-        from firmware_host.play.window import open_stream  # (it imports this module)
-
         self._stream = open_stream(self)  # PLAY windows over a band link, else None
 
     # -- control (from the CLI, the daemon, a button) -----------------------------------
@@ -232,6 +231,22 @@ class Engine:
             if not interrupted:
                 self.position_ms = times[k + 1]
                 k += 1
+
+    def future_commands(self) -> Iterator[Command]:
+        """The commands from the current position on, as :meth:`_play` issues them.
+
+        PLAY windows (play/window.py) plan with these, ahead of their deadlines.
+        """
+        times, levels, pos = self.timeline.times_ms, self.timeline.levels, self.position_ms
+        cap, scale = self.gate.max_level, self.scale
+        for k in range(len(times) - 1):
+            if times[k + 1] < pos or (times[k + 1] == pos and times[k] < pos):
+                continue
+            t0, v0 = (
+                (times[k], levels[k]) if times[k] >= pos else (pos, self.timeline.level_at(pos))
+            )
+            commands = plan_segment(t0, v0, times[k + 1], levels[k + 1], scale, cap)
+            yield from self._expand(commands, min(cap, v0 * scale))
 
     def _expand(self, commands: list[Command], start: float) -> Iterator[Command]:
         limit_ms = self.gate.actuator.capabilities.max_ramp_s * 1000

@@ -17,21 +17,43 @@ every window renews the lease, and a window goes out well before the queue runs 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import math
 from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from firmware_host.clock import EPSILON_S
-from firmware_host.drive.actuator import Actuator, ActuatorWrapper
+from firmware_host.clock import EPSILON_S, Clock
+from firmware_host.drive.actuator import Actuator
+from firmware_host.drive.wrapper import ActuatorWrapper
 from firmware_host.errors import ActuatorError, LinkError
 
 if TYPE_CHECKING:
     from firmware_host.drive.band.link import BandLink
     from firmware_host.guard.gate import SafetyGate
-    from firmware_host.play.engine import Command, Engine, SessionResult
+    from firmware_host.plan.timeline import Timeline
+
+Command = tuple[float, float, float]  # (timeline ms, level, ramp ms), as the engine's
+
+
+class Engine(Protocol):
+    """What the stream reads of the engine that owns it (play/engine.py)."""
+
+    gate: SafetyGate
+    clock: Clock
+    timeline: Timeline
+    _anchor: float
+
+    def future_commands(self) -> Iterator[Command]:
+        """The engine's commands from its position on."""
+        ...
+
+
+class Result(Protocol):
+    """The part of a session's result the stream fills in."""
+
+    max_lateness_s: float
+
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +81,7 @@ def band_link(actuator: Actuator) -> BandLink | None:
     seen: Any = actuator
     while seen is not None:
         if callable(getattr(seen, "queue_window", None)):
-            return seen  # type: ignore[no-any-return]
+            return seen
         seen = seen.inner if isinstance(seen, ActuatorWrapper) else None
     return None
 
@@ -70,23 +92,6 @@ def open_stream(engine: Engine) -> WindowStream | None:
     if link is None or not link.capabilities.can_ramp:
         return None
     return WindowStream(engine, link)
-
-
-def future_commands(engine: Engine) -> Iterator[Command]:
-    """The engine's commands from its position on, as its own loop would issue them."""
-    from firmware_host.play.engine import plan_segment  # (it imports this module)
-
-    timeline, pos = engine.timeline, engine.position_ms
-    times, levels = timeline.times_ms, timeline.levels
-    cap, scale = engine.gate.max_level, engine.scale
-    for k in range(max(0, bisect.bisect_right(times, pos) - 2), len(times) - 1):
-        if times[k + 1] < pos or (times[k + 1] == pos and times[k] < pos):
-            continue
-        start_t, start_v = (
-            (times[k], levels[k]) if times[k] >= pos else (pos, timeline.level_at(pos))
-        )
-        commands = plan_segment(start_t, start_v, times[k + 1], levels[k + 1], scale, cap)
-        yield from engine._expand(commands, min(cap, start_v * scale))
 
 
 class _DryClock:
@@ -264,7 +269,7 @@ class WindowStream:
         await self._wait_sent()
         self._dry = None
 
-    def finish(self, result: SessionResult) -> None:
+    def finish(self, result: Result) -> None:
         """Put the edge error measured on the band's clock into the session's result."""
         if self.link.edges_measured:
             result.max_lateness_s = self.link.edge_error_ms / 1000
@@ -280,7 +285,7 @@ class WindowStream:
         rec = self._rec = _Recorder(self.gate.actuator, self._dry_clock, now, level)
         rec.points.append((now, level))
         self._dry = self.gate.dry_copy(rec, self._dry_clock)
-        self._commands = (c for c in future_commands(self.engine) if c[0] >= next_ms)
+        self._commands = (c for c in self.engine.future_commands() if c[0] >= next_ms)
 
     async def _dry_run(self, horizon: float) -> None:
         dry, clock, rec = self._dry, self._dry_clock, self._rec
