@@ -347,11 +347,7 @@ class SafetyGate:
         """Advance on-time bookkeeping to ``now``; apply caps that have run out."""
         motion, last = self._motion, self._last_t
         if now > last:
-            # On-time between last and now: the motion is monotone; find where it is zero.
-            ends_at_zero = motion.vb == 0 and motion.tb > motion.ta
-            on_end = min(now, motion.tb) if ends_at_zero else now
-            if motion.at(last) > 0 or (motion.tb > last and motion.vb > 0):
-                self.budget_used_s += max(0.0, on_end - last) if ends_at_zero else now - last
+            self.budget_used_s += self._on_time(last, now)
             self._last_t = now
         if self._on_since is not None and motion.at(now) == 0 and motion.tb <= now + EPSILON_S:
             end = max(motion.tb, motion.ta)
@@ -359,6 +355,25 @@ class SafetyGate:
             self._rest_until = max(self._rest_until, _us(end + press * self.limits.rest_ratio))
             self._on_since = None
         self._check_caps(now)
+
+    def _on_time(self, last: float, now: float) -> float:
+        """Non-zero output time in ``[last, now]`` (the motion is monotone)."""
+        motion = self._motion
+        ends_at_zero = motion.vb == 0 and motion.tb > motion.ta
+        on_end = min(now, motion.tb) if ends_at_zero else now
+        if motion.at(last) > 0 or (motion.tb > last and motion.vb > 0):
+            return max(0.0, on_end - last) if ends_at_zero else now - last
+        return 0.0
+
+    def used_s(self) -> float:
+        """The on-time count (``budget_used_s``) brought up to now, changing nothing."""
+        now = self.clock.now()
+        end = self._lease_end
+        if end is not None and now > end + EPSILON_S:
+            now = max(self._last_t, end)  # nothing was delivered after the lease ran out
+        if now <= self._last_t:
+            return self.budget_used_s
+        return self.budget_used_s + self._on_time(self._last_t, now)
 
     def _check_caps(self, now: float) -> None:
         limits = self.limits

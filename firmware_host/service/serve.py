@@ -1,8 +1,8 @@
 """``pc6 daemon`` on the real clock: signals, the control socket and the stop button.
 
-SIGTERM and SIGINT stop the service (the running session ramps down first), SIGHUP reloads
-the config. systemd's ``ExecStopPost=`` forces the outputs off again afterwards, whatever
-happened here.
+SIGTERM, SIGINT, SIGQUIT, SIGUSR1 and SIGUSR2 stop the service (the running session ramps
+down first), SIGHUP reloads the config. systemd's ``ExecStopPost=`` forces the outputs off
+again afterwards, whatever happened here.
 """
 
 from __future__ import annotations
@@ -35,24 +35,21 @@ async def _serve(config_path: Path) -> int:
     daemon.reload()
     config = daemon.config
     if daemon.config_error:
-        print(
-            f"pc6 daemon: config invalid, no session will start: {daemon.config_error}",
-            file=sys.stderr,
-            flush=True,
-        )
+        _say(f"pc6 daemon: config invalid, no session will start: {daemon.config_error}", True)
     elif config is not None and backend_is_simulated(config.backend, config.backend_options):
         # The backend's own answer, as in `ctl status` and every session's banner.
-        print(
-            f"pc6 daemon: SIMULATED — backend {config.backend}, nothing physical moves",
-            flush=True,
-        )
+        _say(f"pc6 daemon: SIMULATED — backend {config.backend}, nothing physical moves")
     socket = config.socket if config else default_socket_path()
     server = ControlServer(daemon, socket, group=config.socket_group if config else None)
     await server.start()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, daemon.request_stop)
-    loop.add_signal_handler(signal.SIGINT, daemon.request_stop)
+    # Every signal whose default would kill the process with an output on stops the
+    # service the soft way instead; SIGHUP is the daemon's "read the config again".
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        loop.add_signal_handler(sig, daemon.request_stop)
     loop.add_signal_handler(signal.SIGHUP, daemon.reload)
+    # A closed stdout (the banner's reader went away) must not kill it either.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     detach = _attach_button(daemon, config.stop_button if config else None)
     try:
         await daemon.run()
@@ -61,6 +58,14 @@ async def _serve(config_path: Path) -> int:
         await server.close()
         daemon.journal.close()
     return 0
+
+
+def _say(text: str, error: bool = False) -> None:
+    """A banner line; a reader that went away is no reason to stop."""
+    try:
+        print(text, file=sys.stderr if error else sys.stdout, flush=True)
+    except (BrokenPipeError, OSError, ValueError):
+        logger.warning("banner not shown (output closed): %s", text)
 
 
 def _attach_button(daemon: Daemon, button: StopButtonConfig | None) -> Callable[[], None]:

@@ -391,7 +391,7 @@ class Session:
         """This session's own stimulation time so far (what it is charged)."""
         if self.gate is None:
             return 0.0
-        return max(0.0, self.gate.budget_used_s - self.used_before)
+        return max(0.0, self.gate.used_s() - self.used_before)
 
     def _progress(self) -> tuple[float, float]:
         now = self.clock.now()

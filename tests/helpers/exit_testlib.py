@@ -62,7 +62,7 @@ class FifoWatch:
     def last(self, name: str) -> float:
         return self.values.get(name, [0.0])[-1]
 
-    def wait_for(self, name: str, cond: Callable[[float], bool], timeout: float = 30.0) -> None:
+    def wait_for(self, name: str, cond: Callable[[float], bool], timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while not cond(self.last(name)):
             if not self.read(deadline):

@@ -162,7 +162,7 @@ def test_every_way_out_on_gpio(tmp_path: Path, way: str, kind: str) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60.0
+    deadline = time.monotonic() + 120.0
     pin = OUTPUT_PIN[kind]
     try:
         watch.wait_for(pin, lambda v: v > ON[kind])
@@ -225,7 +225,7 @@ def test_every_way_out_on_a_band(tmp_path: Path, band: tuple[str, FifoWatch], wa
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60.0
+    deadline = time.monotonic() + 120.0
     watch.wait_for("band", lambda v: v > 0)
     _act(child, way)
     err = _finish(child, watch, deadline)
