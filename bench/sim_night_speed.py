@@ -14,21 +14,18 @@ import async_solipsism
 from pc6_sim.actuator import SimActuator
 
 from firmware_host.clock import LoopClock
-from firmware_host.drive.trace import TraceRecorder
-from firmware_host.guard.gate import SafetyGate
-from firmware_host.guard.limits import limits_for
-from firmware_host.plan.library import resolve
-from firmware_host.plan.timeline import compile_profile
-from firmware_host.play.engine import Engine
+from firmware_host.plan.library import resolve as load
+from firmware_host.plan.profile import Profile
+from firmware_host.plan.timeline import Timeline, compile_profile
+from firmware_host.session.assembly import Overrides, Session, resolve
+from firmware_host.session.config import Config
 
 
-async def night(timeline, kind: str) -> tuple[float, int, float]:
+async def night(profile: Profile, timeline: Timeline, kind: str) -> tuple[float, int, float]:
     clock = LoopClock()
-    act = SimActuator(kind, now=clock.now)
-    gate = SafetyGate(act, clock, limits_for(act.kind))
-    await gate.open(TraceRecorder(clock.now()))
-    result = await Engine(timeline, gate, clock).run()
-    await gate.close()
+    act = SimActuator(kind, now=clock.now, keep_trace=False)
+    setup = resolve(Config(), Overrides(kind=kind))  # the one session assembly
+    result = await Session(setup, profile, timeline, clock=clock, factory=lambda *_: act).run()
     felt = act.felt(clock.now())  # the plant has been driven by every command
     return result.duration_s, act.commands, felt
 
@@ -39,7 +36,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     start = time.perf_counter()
-    timeline = compile_profile(resolve(args.profile))
+    profile = load(args.profile)
+    timeline = compile_profile(profile)
     compile_s = time.perf_counter() - start
     print(
         f"profile {args.profile}: {timeline.duration_ms / 3.6e6:.2f} h, {len(timeline)} "
@@ -50,7 +48,7 @@ def main() -> None:
         for _ in range(args.repeat):
             loop = async_solipsism.EventLoop()
             t0 = time.perf_counter()
-            virtual_s, commands, _ = loop.run_until_complete(night(timeline, kind))
+            virtual_s, commands, _ = loop.run_until_complete(night(profile, timeline, kind))
             walls.append(time.perf_counter() - t0)
             loop.close()
         best, median = min(walls), statistics.median(walls)

@@ -255,7 +255,7 @@ class Session:
     def __init__(
         self,
         setup: Setup,
-        profile: Profile,
+        profile: Profile | None,
         timeline: Timeline,
         *,
         clock: Clock,
@@ -312,7 +312,7 @@ class Session:
     def _build(self, kind: ActuatorKind) -> None:
         """Everything that needs the kind: budget, journal entry, chain, gate, engine."""
         setup = self.setup
-        setup.check_kind(kind, self.profile.name)
+        setup.check_kind(kind, self.profile.name if self.profile else self.timeline.name)
         limits = setup.limits_for(kind)
         self.kind = kind
         j = self.journaling
@@ -322,6 +322,7 @@ class Session:
             )
             check_budget(self.used_before, limits, kind)
         if j is not None:
+            assert self.profile is not None, "a journaled session names its profile"
             self.session_id = j.journal.start_session(
                 at=self._wall(),
                 profile=self.profile.name,

@@ -11,11 +11,12 @@ import async_solipsism
 from pc6_sim.actuator import SimActuator
 
 from firmware_host.clock import LoopClock
-from firmware_host.drive.trace import TraceRecorder
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import Limits, limits_for
 from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import Engine, SessionResult
+from firmware_host.session.assembly import Overrides, Session, resolve
+from firmware_host.session.config import Config
 
 T = TypeVar("T")
 
@@ -48,18 +49,20 @@ async def play(
     control: Callable[[Engine, LoopClock], Coroutine[Any, Any, None]] | None = None,
     actuator: SimActuator | None = None,
 ) -> Played:
-    """Play ``timeline`` on a simulated actuator through a real gate and engine."""
+    """Play ``timeline`` on a simulated actuator, in a session built by the one assembly."""
     clock = LoopClock()
     act = actuator or SimActuator(kind, now=clock.now)
-    gate = SafetyGate(act, clock, limits or limits_for(act.kind), max_level=max_level)
-    await gate.open(TraceRecorder(clock.now(), keep_rows=True))
-    engine = Engine(timeline, gate, clock)
+    config = Config(limits={act.kind: limits or limits_for(act.kind)})
+    setup = resolve(config, Overrides(kind=act.kind.value, max_level=max_level))
+    session = Session(setup, None, timeline, clock=clock, factory=lambda *_: act, keep_rows=True)
+    session.prepare()
+    assert session.engine is not None and session.gate is not None
+    engine = session.engine
     task = asyncio.get_running_loop().create_task(control(engine, clock)) if control else None
     try:
-        result = await engine.run()
+        result = await session.run()
     finally:
-        await gate.close()
         if task is not None:
             task.cancel()
-    assert gate.recorder is not None
-    return Played(result, gate, act, gate.recorder.rows)
+    assert session.recorder is not None
+    return Played(result, session.gate, act, session.recorder.rows)

@@ -1,0 +1,104 @@
+"""Peak memory and wall time of a whole session against its length in breakpoints.
+
+Usage: python bench/session_memory.py [--python PYTHON] [--sizes 100000,1000000]
+
+Each size is a pulse train of that many breakpoints (4 per pulse, 50 ms on / 50 ms off:
+1M breakpoints is 6.9 virtual hours), played by the real command, ``pc6 run FILE --fast``,
+in a child process; its peak RSS comes from the kernel (``wait4``), its wall time from the
+clock. ``--python`` runs another checkout's interpreter (e.g. a ``git worktree`` of an older
+commit with its own venv) on the same profiles, for a side-by-side figure.
+Goal (issue 10, item 7): memory does not grow with the session's length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def profile_text(breakpoints: int) -> str:
+    """A pulse train of ``breakpoints`` breakpoints, in steps of at most 50,000 pulses."""
+    pulses = max(1, breakpoints // 4)
+    text = f'name = "bench-{breakpoints}"\ndescription = "memory bench"\nkinds = ["vibration"]\n'
+    while pulses > 0:
+        n = min(pulses, 50_000)
+        text += f'[[steps]]\npulses = {n}\nlevel = 0.8\non = "50ms"\noff = "50ms"\n'
+        pulses -= n
+    return text
+
+
+# The session alone, through the one assembly (no journal, no gate preview), and the
+# profile compiled alone: the difference is what the session itself keeps.
+SESSION_ONLY = """
+import sys, async_solipsism
+from firmware_host.clock import LoopClock
+from firmware_host.plan.library import resolve as load
+from firmware_host.plan.timeline import compile_profile
+from firmware_host.session.assembly import Overrides, Session, resolve
+from firmware_host.session.config import Config
+profile = load(sys.argv[1])
+timeline = compile_profile(profile)
+if sys.argv[2] == "session":
+    async def main():
+        setup = resolve(Config(), Overrides(kind="vibration"), profile)
+        await Session(setup, profile, timeline, clock=LoopClock()).run()
+    loop = async_solipsism.EventLoop()
+    loop.run_until_complete(main())
+"""
+
+
+def measure(python: str, profile: Path, state: Path, what: str = "run") -> tuple[float, float, int]:
+    """(peak RSS MiB, wall s, exit code) of one child: ``pc6 run --fast``, or a part."""
+    env = {**os.environ, "PC6_STATE_DIR": str(state), "PC6_CONFIG_DIR": str(state / "cfg")}
+    start = time.perf_counter()
+    command = [python, "-m", "firmware_host.cli.main", "run", str(profile), "--fast"]
+    if what != "run":
+        command = [python, "-c", SESSION_ONLY, str(profile), what]
+    child = subprocess.Popen(
+        command,
+        cwd=state.parent,  # not a checkout: `python -m` must import the interpreter's own
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024, wall, child.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--python", default=sys.executable, help="interpreter of the checkout")
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="also the profile compiled alone and the session alone (this checkout only)",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="pc6-mem-") as tmp:
+        base = Path(tmp)
+        for size in sizes:
+            profile = base / f"bench-{size}.toml"
+            profile.write_text(profile_text(size))
+            whats = ["run", "compile", "session"] if args.parts else ["run"]
+            for what in whats:
+                rss, wall, code = measure(args.python, profile, base / f"state-{size}", what)
+                label = {"run": "pc6 run --fast", "compile": "compile only", "session": "session"}
+                print(
+                    f"{size:>9} breakpoints, {label[what]:<14}: peak RSS {rss:7.1f} MiB, "
+                    f"wall {wall:6.2f} s{'' if code == 0 else f' (exit {code})'}"
+                    f"  [{args.python}]",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
