@@ -8,7 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 EXIT_INVALID = 2
-EXTENSIONS = ("firmware_host.cli.log", "firmware_host.cli.ctl", "firmware_host.cli.daemon")
+EXTENSIONS = (
+    "firmware_host.cli.log",
+    "firmware_host.cli.ctl",
+    "firmware_host.cli.daemon",
+    "firmware_host.web.command",  # the last stage, found by name: cli never imports web
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -33,11 +33,23 @@ from typing import Any
 from firmware_host.durations import parse_duration_ms
 from firmware_host.errors import ConfigError, DurationError, PC6Error
 from firmware_host.service.daemon import Daemon
+from firmware_host.service.last_night import last_night
 
 logger = logging.getLogger(__name__)
 
 MAX_LINE = 4096
-COMMANDS = ("status", "start", "stop", "pause", "resume", "level", "snooze", "reset", "reload")
+COMMANDS = (
+    "status",
+    "start",
+    "stop",
+    "pause",
+    "resume",
+    "level",
+    "snooze",
+    "reset",
+    "reload",
+    "report",
+)
 FIELDS: dict[str, tuple[str, ...]] = {
     "start": ("profile", "in"),
     "level": ("value",),
@@ -259,11 +271,11 @@ async def handle(daemon: Daemon, request: dict[str, Any], peer: Peer) -> dict[st
     cmd = request.get("cmd")
     if not isinstance(cmd, str) or cmd not in COMMANDS:
         raise BadRequest(f"cmd: unknown command {cmd!r}; commands: {', '.join(COMMANDS)}")
-    allowed = {"cmd", "id", *FIELDS.get(cmd, ())}
+    allowed = {"cmd", "id", "client", *FIELDS.get(cmd, ())}
     for key in request:
         if key not in allowed:
             raise BadRequest(f"{key}: unknown field for {cmd}")
-    by = f"{peer.name} via pc6 ctl"
+    by = f"{peer.name} via {_client_name(request.get('client', 'pc6 ctl'))}"
     handler = _HANDLERS[cmd]
     result = handler(daemon, request, by)
     return await result if isinstance(result, Awaitable) else result
@@ -312,6 +324,13 @@ def _reload(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
     return {"config_error": error, "profiles": [f"{n}: {w}" for n, w in changes]}
 
 
+def _client_name(raw: Any) -> str:
+    """Who the peer acts for (``pc6 web`` names the paired device), for the journal."""
+    if not isinstance(raw, str) or not 0 < len(raw) <= 80 or not raw.isprintable():
+        raise BadRequest("client: must be a short printable name, like 'pc6 web: phone'")
+    return raw
+
+
 MAX_CONTROL_DELAY_S = 24 * 3600.0  # a snooze or a delayed start: within a day
 
 
@@ -338,4 +357,5 @@ _HANDLERS: dict[str, Handler] = {
     "snooze": _snooze,
     "reset": lambda d, r, by: d.reset(by=by),
     "reload": _reload,
+    "report": lambda d, r, by: last_night(d),
 }

@@ -28,6 +28,7 @@ def status(d: Daemon) -> dict[str, Any]:
             "paused": engine.paused,
             "output": round(running.gate.output, 4),
             "level": engine.scale,
+            "ceiling": round(running.gate.max_level, 4),  # the limit the gate clips to
         }
     by, why = authority(d)
     return {
