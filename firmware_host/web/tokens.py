@@ -173,11 +173,13 @@ class TokenStore:
         except OSError as err:
             raise TokenFileError(f"cannot lock {lock_path}: {err.strerror}") from err
         try:
+            _keep_owner(lock, self.path)
             fcntl.flock(lock, fcntl.LOCK_EX)
             data = self._read()
             yield data
             tmp = self.path.with_name(self.path.name + ".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            _keep_owner(fd, self.path)
             with os.fdopen(fd, "w") as out:
                 json.dump(data, out, indent=1)
                 out.flush()
@@ -188,6 +190,16 @@ class TokenStore:
         finally:
             os.close(lock)
         self._stamp = None  # re-read next time
+
+
+def _keep_owner(fd: int, path: Path) -> None:
+    """Root running ``pc6 web pair`` for the service must leave the file the service's."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = os.stat(path.parent)  # a new file belongs to whoever owns the state directory
+    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+        os.fchown(fd, st.st_uid, st.st_gid)
 
 
 def clean_name(name: str) -> str:

@@ -26,6 +26,22 @@ function hhmm(iso) {
   return m ? m[1] : iso;
 }
 
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// The daemon's local time (its ISO string), not the phone's zone: "Tue 1 Dec 23:30".
+function when(iso) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d:\d\d)/.exec(iso || "");
+  if (!m) return iso;
+  const day = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+  return DAYS[day.getUTCDay()] + " " + +m[3] + " " + MONTHS[+m[2] - 1] + " " + m[4];
+}
+
+// ISO instants inside the daemon's sentences, shortened to what a person reads.
+function readable(text) {
+  return (text || "").replace(/\d{4}-\d\d-\d\dT(\d\d:\d\d):\d\d[+-]\d\d:\d\d/g, (iso) => when(iso));
+}
+
 function render(snap) {
   last = snap;
   const conn = $("conn");
@@ -52,7 +68,7 @@ function render(snap) {
   if (!tripped) show($("reset-confirm"), false);
 
   const session = s.session;
-  $("control").textContent = s.control.by + ": " + s.control.why;
+  $("control").textContent = s.control.by + ": " + readable(s.control.why);
   if (session) {
     $("profile").textContent = session.profile;
     $("remaining").textContent = minutes(session.remaining_s) + " left" + (session.paused ? " · paused" : "");
@@ -90,7 +106,7 @@ function render(snap) {
   }
   for (const n of s.next || []) {
     const li = document.createElement("li");
-    li.textContent = hhmm(n.at) + " — " + n.profile + (n.note ? " (" + n.note + ")" : "");
+    li.textContent = when(n.at) + " — " + n.profile + (n.note ? " (" + n.note + ")" : "");
     next.append(li);
   }
   if (!next.children.length) {
@@ -131,14 +147,14 @@ function unpaired() {
   for (const b of document.querySelectorAll("button")) b.disabled = true;
 }
 
-async function loadReport() {
+async function loadReport(picture = true) {
   try {
     const r = await fetch("/api/report", { credentials: "same-origin" });
     if (r.status === 401) return unpaired();
     const data = await r.json();
     $("report-text").textContent = data.ok ? data.text : data.error;
   } catch (e) { /* the next state change tries again */ }
-  $("report-img").src = "/report.svg?" + Date.now();
+  if (picture) $("report-img").src = "/report.svg?" + Date.now();
 }
 
 function level(delta) {
@@ -175,4 +191,4 @@ $("reset-yes").addEventListener("click", async () => {
 });
 
 connect();
-loadReport();
+loadReport(false); // the <img> already asks for the picture
