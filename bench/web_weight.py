@@ -16,10 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "web"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "helpers"))
 
-from browser_testlib import chromium, state_is, wait  # noqa: E402
-from web_testlib import Daemon, Web, write_config  # noqa: E402
+from browser_testlib import chromium, state_is, wait
+from web_testlib import Daemon, Web, write_config
 
 
 def rss_kib(pid: int) -> int:
@@ -35,8 +35,9 @@ def first_load(driver, url: str) -> tuple[int, dict[str, int]]:  # type: ignore[
     driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
     driver.get(url + "/")
     wait(driver, state_is("idle"))
-    wait(driver, lambda d: d.execute_script(
-        "return document.getElementById('report-img').complete"))
+    wait(
+        driver, lambda d: d.execute_script("return document.getElementById('report-img').complete")
+    )
     urls: dict[str, str] = {}
     sizes: dict[str, int] = {}
     for entry in driver.get_log("performance"):
@@ -89,12 +90,15 @@ def main() -> None:
                 d.quit()
             web.stop()
             daemon.stop()
-    print(f"first load: {total} bytes over the wire ({total / 1024:.1f} KiB), "
-          f"{len(sizes)} requests")
+    print(
+        f"first load: {total} bytes over the wire ({total / 1024:.1f} KiB), {len(sizes)} requests"
+    )
     for path, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
         print(f"  {size:6d}  {path}")
-    print(f"pc6 web RSS: {idle / 1024:.1f} MiB started, {one / 1024:.1f} MiB with one page open, "
-          f"{five / 1024:.1f} MiB with five")
+    print(
+        f"pc6 web RSS: {idle / 1024:.1f} MiB started, {one / 1024:.1f} MiB with one page open, "
+        f"{five / 1024:.1f} MiB with five"
+    )
 
 
 if __name__ == "__main__":

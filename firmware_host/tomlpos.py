@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"]+(?:\s*\.\s*[A-Za-z0-9_\-\"]+)*)\s*=")
 
 
 def field_lines(text: str) -> dict[str, int]:
@@ -30,8 +30,11 @@ def field_lines(text: str) -> dict[str, int]:
             continue
         key = _KEY.match(raw)
         if key:
-            name = key.group(1).strip('"')
-            lines.setdefault(f"{current}.{name}" if current else name, number)
+            # A dotted key (modulate.level = …) names its tables too.
+            parts = [p.strip().strip('"') for p in key.group(1).split(".")]
+            for i in range(1, len(parts) + 1):
+                name = ".".join(parts[:i])
+                lines.setdefault(f"{current}.{name}" if current else name, number)
             if raw.count('"""') % 2 == 1 or raw.count("'''") % 2 == 1:
                 in_multiline = True
     return lines

@@ -29,6 +29,7 @@ class SimActuator(Actuator):
         lease_cap_s: float | None = None,
         resolution: int = 1000,
         can_ramp: bool = True,
+        keep_trace: bool = True,
     ) -> None:
         super().__init__()
         kind = ActuatorKind(kind)
@@ -43,6 +44,7 @@ class SimActuator(Actuator):
         self._now = now
         self.plant: ErmPlant | PadPlant = make_plant(kind.value)
         self.output: TraceRecorder | None = None
+        self._keep_trace = keep_trace  # tests read output.rows; a long run must not keep them
         self.lease_expiries = 0
         self._lease_end: float | None = None
         self.is_open = False
@@ -61,7 +63,7 @@ class SimActuator(Actuator):
     async def open(self) -> None:
         """Start with the output off."""
         t = self._now()
-        self.output = TraceRecorder(t)
+        self.output = TraceRecorder(t, keep_rows=self._keep_trace)
         self.plant.command(t, 0.0)
         self.is_open = True
 

@@ -9,5 +9,10 @@ from .actuator import SimActuator
 
 
 def create(kind: str = "vibration", **options: Any) -> SimActuator:
-    """A simulated actuator of ``kind`` on the running loop's clock."""
+    """A simulated actuator of ``kind`` on the running loop's clock.
+
+    Its own record of what it was told is not kept row by row: a session's trace is the
+    tap's, and a night of breakpoints must not pile up in memory.
+    """
+    options.setdefault("keep_trace", False)
     return SimActuator(kind, now=lambda: asyncio.get_running_loop().time(), **options)

@@ -8,43 +8,29 @@ journal keep speaking in the wearer's levels.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
-from firmware_host.drive.actuator import Actuator, FaultListener, LinkListener
-from firmware_host.session.config import Calibration
+from firmware_host.drive.actuator import Actuator
+from firmware_host.drive.wrapper import ActuatorWrapper
 
 
-class CalibratedActuator(Actuator):
+class LevelMap(Protocol):
+    """A wearer's calibration: profile level → actuator output."""
+
+    def to_output(self, level: float) -> float:
+        """The actuator output for ``level`` (0–1 of the wearer's range)."""
+        ...
+
+
+class CalibratedActuator(ActuatorWrapper):
     """Forwards to ``inner`` with levels mapped through ``calibration``."""
 
-    def __init__(self, inner: Actuator, calibration: Calibration) -> None:
-        super().__init__()
-        self.inner = inner
+    def __init__(self, inner: Actuator, calibration: LevelMap) -> None:
+        super().__init__(inner)
         self.calibration = calibration
-        self.capabilities = inner.capabilities
-
-    async def open(self) -> None:
-        """Open the backend (which starts off)."""
-        await self.inner.open()
 
     async def set_level(self, level: float, *, lease_s: float, ramp_s: float = 0.0) -> None:
         """Set the mapped level on the backend."""
         await self.inner.set_level(
             self.calibration.to_output(level), lease_s=lease_s, ramp_s=ramp_s
         )
-
-    async def off(self) -> None:
-        """Backend off; never raises."""
-        await self.inner.off()
-
-    async def close(self) -> None:
-        """Backend closed; never raises."""
-        await self.inner.close()
-
-    def on_fault(self, listener: FaultListener) -> Callable[[], None]:
-        """Faults come from the backend itself."""
-        return self.inner.on_fault(listener)
-
-    def on_link(self, listener: LinkListener) -> Callable[[], None]:
-        """Link drops and returns come from the backend itself."""
-        return self.inner.on_link(listener)

@@ -1,9 +1,14 @@
-"""Traces: the level delivered to the actuator, as breakpoints, streamed to CSV.
+"""Traces: the level delivered to the actuator, as breakpoints, streamed as they happen.
 
 Commands arrive as "go to level L linearly over r seconds" (r = 0 for a step). The
 recorder turns them into breakpoints ``(t_s, level)``: the level moves linearly between two
 rows, a step is two rows at the same time, and a ramp cut short by a new command ends where
-it was cut. Rows are written as they become final, so a killed process leaves a valid file.
+it was cut. Rows go to a sink as they become final (a killed process leaves a valid file);
+the dose and the peak are summed as rows pass, so memory does not grow with the session.
+
+:class:`TracedActuator` is the tap: it sits on the actuator and records exactly what the
+backend was told, including a lease that ran out on the far end (the band, the gpio
+backend's own lease) while nobody refreshed it.
 """
 
 from __future__ import annotations
@@ -11,24 +16,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO
 
+from firmware_host.clock import EPSILON_S, Clock
+from firmware_host.drive.actuator import Actuator
+from firmware_host.drive.wrapper import ActuatorWrapper
+
 RowSink = Callable[[float, float], None]
 
 
 class TraceRecorder:
-    """Turns level commands into breakpoints, relative to ``t0``."""
+    """Turns level commands into breakpoints, relative to ``t0``.
 
-    def __init__(self, t0: float, sink: RowSink | None = None) -> None:
+    ``keep_rows`` keeps every row in :attr:`rows` (tests look at them); a session leaves it
+    off and streams rows to ``sink``.
+    """
+
+    def __init__(self, t0: float, sink: RowSink | None = None, *, keep_rows: bool = False) -> None:
         self.t0 = t0
         self.rows: list[tuple[float, float]] = []
-        self._sink = sink
+        self._keep = keep_rows
+        self._sinks: list[RowSink] = [sink] if sink else []
+        self._last: tuple[float, float] | None = None
+        self._dose = 0.0
+        self._peak = 0.0
+        self.count = 0
         # The motion in progress: from (ta, va) to (tb, vb); tb == ta when holding.
         self._ta = self._tb = 0.0
         self._va = self._vb = 0.0
         self._emit(0.0, 0.0)
 
+    def add_sink(self, sink: RowSink) -> None:
+        """Also send every further row to ``sink``."""
+        self._sinks.append(sink)
+
     def level_at(self, t: float) -> float:
         """The delivered level at absolute time ``t`` (not before the last command)."""
-        rel = t - self.t0
+        return self._level_rel(t - self.t0)
+
+    def _level_rel(self, rel: float) -> float:
         if rel >= self._tb - 1e-6 or self._tb == self._ta:
             return self._vb
         if rel <= self._ta:
@@ -60,9 +84,10 @@ class TraceRecorder:
         if self._tb <= rel:
             self._emit(self._tb, self._vb)
         else:
-            self._emit(rel, self.level_at(t))
+            level = self.level_at(t)
+            self._emit(rel, level)
             self._ta = self._tb = rel
-            self._va = self._vb = self.level_at(t)
+            self._va = self._vb = level
         self._emit(rel, self._vb)
 
     def _rel(self, t: float) -> float:
@@ -70,22 +95,54 @@ class TraceRecorder:
         return round(t - self.t0, 6)
 
     def _emit(self, rel: float, level: float) -> None:
-        if self.rows and self.rows[-1] == (rel, level):
+        last = self._last
+        if last == (rel, level):
             return
-        self.rows.append((rel, level))
-        if self._sink:
-            self._sink(rel, level)
+        if last is not None:
+            self._dose += (last[1] + level) / 2 * (rel - last[0])
+        self._peak = max(self._peak, level)
+        self._last = (rel, level)
+        self.count += 1
+        if self._keep:
+            self.rows.append((rel, level))
+        for sink in self._sinks:
+            sink(rel, level)
 
-    def dose(self) -> float:
-        """Integral of the delivered level over time (level·seconds)."""
-        return sum(
-            (v0 + v1) / 2 * (t1 - t0)
-            for (t0, v0), (t1, v1) in zip(self.rows, self.rows[1:], strict=False)
-        )
+    @property
+    def last_row(self) -> tuple[float, float]:
+        """The newest row written."""
+        assert self._last is not None
+        return self._last
 
-    def peak(self) -> float:
-        """Highest delivered level."""
-        return max(v for _, v in self.rows)
+    def dose(self, until: float | None = None) -> float:
+        """Integral of the delivered level over time (level·seconds).
+
+        Up to the last row written; with ``until`` (absolute time), the motion in progress
+        is counted up to then as well.
+        """
+        if until is None or self._last is None:
+            return self._dose
+        a, b = self._last[0], self._rel(until)
+        return self._dose + self._area(a, b)
+
+    def _area(self, a: float, b: float) -> float:
+        """Integral of the motion in progress over ``[a, b]`` (relative times)."""
+        if b <= a:
+            return 0.0
+        area = 0.0
+        lo, hi = max(a, self._ta), min(b, self._tb)
+        if hi > lo:
+            area += (self._level_rel(lo) + self._level_rel(hi)) / 2 * (hi - lo)
+        start = max(a, self._tb)
+        if b > start:
+            area += self._vb * (b - start)
+        return area
+
+    def peak(self, until: float | None = None) -> float:
+        """Highest delivered level (with ``until``: including the motion in progress)."""
+        if until is None:
+            return self._peak
+        return max(self._peak, self.level_at(until))
 
 
 class CsvTraceWriter:
@@ -99,3 +156,63 @@ class CsvTraceWriter:
     def __call__(self, t_s: float, level: float) -> None:
         self._stream.write(f"{t_s:.6f},{level:.6f}\n")
         self._stream.flush()
+
+
+class TracedActuator(ActuatorWrapper):
+    """The tap: forwards to ``inner`` and records every level it was told.
+
+    A non-zero output that nobody refreshed before its lease ran out is recorded as 0 at
+    the lease's end — the far end turns itself off then, whatever the host believed.
+    """
+
+    def __init__(self, inner: Actuator, clock: Clock, recorder: TraceRecorder) -> None:
+        super().__init__(inner)
+        self.clock = clock
+        self.recorder = recorder
+        self._lease_end: float | None = None
+
+    async def set_level(self, level: float, *, lease_s: float, ramp_s: float = 0.0) -> None:
+        """Forward, then record what the backend accepted."""
+        now = self.clock.now()
+        await self.inner.set_level(level, lease_s=lease_s, ramp_s=ramp_s)
+        self._lapsed(now)
+        self.recorder.record(now, level, ramp_s)
+        moving = level > 0 or ramp_s > 0
+        self._lease_end = now + lease_s if moving and lease_s > 0 else None
+
+    def _lapsed(self, now: float) -> None:
+        end = self._lease_end
+        self._lease_end = None
+        if end is not None and now > end + EPSILON_S:
+            last = self.recorder.t0 + self.recorder.last_row[0]
+            self.recorder.record(max(end, last), 0.0)
+
+    def went_off(self, t: float) -> None:
+        """The far end turned itself off at ``t`` (a lost link: its lease ran out)."""
+        self._lease_end = None
+        self.recorder.record(t, 0.0)
+
+    async def off(self) -> None:
+        """Backend off (never raises); the trace goes to 0."""
+        now = self.clock.now()
+        await self.inner.off()
+        self._lapsed(now)
+        self.recorder.record(now, 0.0)
+
+    async def close(self) -> None:
+        """Backend closed (never raises); the trace is closed at 0."""
+        try:
+            await self.off()
+            await self.inner.close()
+        finally:
+            self.recorder.finish(self.clock.now())
+
+
+def find_tap(actuator: Actuator) -> TracedActuator | None:
+    """The tap in a chain of wrapping actuators (each keeps the next as ``inner``)."""
+    seen = actuator
+    while isinstance(seen, ActuatorWrapper):
+        if isinstance(seen, TracedActuator):
+            return seen
+        seen = seen.inner
+    return None

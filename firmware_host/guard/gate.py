@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware_host.clock import EPSILON_S, Clock
 from firmware_host.drive.actuator import Actuator
-from firmware_host.drive.trace import TraceRecorder
+from firmware_host.drive.stepping import with_steps
+from firmware_host.drive.trace import TracedActuator, TraceRecorder, find_tap
 from firmware_host.errors import LinkError, SafetyTrip
+from firmware_host.guard.events import (
+    EventSink,
+    GateEvent,
+    LimitReached,
+    LinkChanged,
+    Reset,
+    Tripped,
+)
 from firmware_host.guard.limits import HARD_LIMITS, Limits
 
 logger = logging.getLogger(__name__)
 
-EventSink = Callable[[str, dict[str, object]], None]
 LEASE_REFRESH_FRACTION = 0.75  # as Klipper: refresh unchanged values at 75 % of the lease
 FORCED_REST_MIN_S = 60.0  # after a cut-off for continuous on-time, rest at least this long
 
@@ -44,7 +51,12 @@ class _Motion:
 
 
 class SafetyGate:
-    """Guards one actuator. Use ``async with`` or call :meth:`open` and :meth:`close`."""
+    """Guards one actuator. Use ``async with`` or call :meth:`open` and :meth:`close`.
+
+    An actuator that cannot ramp by itself gets its ramps played as steps by
+    :class:`~firmware_host.drive.stepping.SteppedActuator`; the trace is a tap on the
+    actuator (:class:`~firmware_host.drive.trace.TracedActuator`), not kept here.
+    """
 
     def __init__(
         self,
@@ -56,14 +68,14 @@ class SafetyGate:
         budget_used_s: float = 0.0,
         on_event: EventSink | None = None,
     ) -> None:
-        self.actuator = actuator
+        self._given = actuator
+        self.actuator = with_steps(actuator, clock)
         self.clock = clock
         self.limits = _within_hard(actuator, limits)
         ceiling = self.limits.max_level
         self.max_level = ceiling if max_level is None else min(max_level, ceiling)
         self.budget_used_s = budget_used_s
         self._listeners: list[EventSink] = [on_event] if on_event else []
-        self.recorder: TraceRecorder | None = None
         self.tripped: str | None = None
         self.finished: str | None = None  # a limit that ends the session (not a fault)
         caps = actuator.capabilities
@@ -73,9 +85,9 @@ class SafetyGate:
         self._on_since: float | None = None
         self._rest_until = 0.0
         self._last_send = 0.0
+        self._lease_end: float | None = None  # when the far end turns itself off unless renewed
         self._session_start = 0.0
         self._desired: tuple[float, float] = (0.0, 0.0)  # level, absolute end of its ramp
-        self._sent = 0.0  # the last level a stepping backend was given
         self.link_down: str | None = None  # why the link to the band is down, if it is
         self._undo_link: Callable[[], None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -84,10 +96,23 @@ class SafetyGate:
 
     # -- life cycle -------------------------------------------------------------------
 
+    @property
+    def recorder(self) -> TraceRecorder | None:
+        """The trace of the tap on this gate's actuator, if there is one."""
+        tap = find_tap(self.actuator)
+        return tap.recorder if tap is not None else None
+
     async def open(self, recorder: TraceRecorder | None = None) -> None:
-        """Open the actuator (which starts off) and start the session clock."""
+        """Open the actuator (which starts off) and start the session clock.
+
+        ``recorder``: put a trace tap on the actuator first (a session built by
+        :mod:`firmware_host.session.assembly` has its tap already).
+        """
         now = self.clock.now()
-        self.recorder = recorder
+        if recorder is not None:
+            self.actuator = with_steps(
+                TracedActuator(self._given, self.clock, recorder), self.clock
+            )
         self._session_start = self._last_t = self._last_send = now
         self._motion = _Motion(now, 0.0, now, 0.0)
         self._unsubscribe = self.actuator.on_fault(self._fault_from_backend)
@@ -119,8 +144,6 @@ class SafetyGate:
             await self.actuator.close()
         except Exception:  # closing must not hide why we are closing
             logger.exception("actuator close failed")
-        if self.recorder is not None:
-            self.recorder.finish(self.clock.now())
 
     async def __aenter__(self) -> SafetyGate:
         await self.open()
@@ -134,7 +157,10 @@ class SafetyGate:
     @property
     def output(self) -> float:
         """The level the actuator is delivering now, as far as the gate knows."""
-        return self._motion.at(self.clock.now())
+        now = self.clock.now()
+        if self._lease_end is not None and now > self._lease_end + EPSILON_S:
+            return 0.0  # the lease ran out (the host stalled): the far end is off
+        return self._motion.at(now)
 
     async def command(self, level: float, ramp_s: float = 0.0) -> float:
         """Ask for ``level``, reached linearly over ``ramp_s``; returns what was sent.
@@ -144,6 +170,7 @@ class SafetyGate:
         """
         async with self._lock:
             now = self.clock.now()
+            self._lapse(now)
             self._account(now)
             if self.tripped:
                 raise SafetyTrip(self.tripped)
@@ -169,9 +196,6 @@ class SafetyGate:
             times.append(self._rest_until)
         if moving and self._motion.vb == 0:
             times.append(self._motion.tb)  # a press ends: rest starts to count
-        step = self._next_step_time(now)
-        if step is not None:
-            times.append(step)
         times.append(self._session_start + self.limits.max_session_s)
         return min(times)
 
@@ -179,6 +203,7 @@ class SafetyGate:
         """Act on whatever is due: refresh the lease, cut off, end a rest, end the session."""
         async with self._lock:
             now = self.clock.now()
+            self._lapse(now)
             self._account(now)
             if self.tripped:
                 return
@@ -212,13 +237,13 @@ class SafetyGate:
         self.tripped = reason
         logger.error("safety trip: %s", reason)
         await self._force_off()
-        self._emit("trip", {"reason": reason})
+        self._emit(Tripped(reason))
 
     def reset(self) -> str | None:
         """Clear a trip (a person's decision); returns the reason it had."""
         reason, self.tripped = self.tripped, None
         if reason:
-            self._emit("reset", {"reason": reason})
+            self._emit(Reset(reason))
             self._rest_until = max(self._rest_until, self.clock.now())
         return reason
 
@@ -251,70 +276,41 @@ class SafetyGate:
             level > 0 or moving
         ) and now - self._last_send >= self.lease_s * LEASE_REFRESH_FRACTION - EPSILON_S
         same = level == motion.vb and abs(max(now, motion.tb) - (now + ramp_s)) < EPSILON_S
-        if not self._stepping:
-            if same and not due:
-                return
-            try:
-                await self._set(level, ramp_s)
-            except _LinkDown:
-                return
-            if self.recorder is not None:
-                self.recorder.record(now, level, ramp_s)
+        if same and not due:
+            return
+        try:
+            await self._set(now, level, ramp_s)
+        except _LinkDown:
+            return
         start = motion.at(now)
         if self._on_since is None and (level > 0 or start > 0):
             self._on_since = now
         self._motion = _Motion(now, start, _us(now + ramp_s), level)
-        if self._stepping:
-            await self._step(now, due)
-            return
         self._last_send = now
 
-    @property
-    def _stepping(self) -> bool:
-        return not self.actuator.capabilities.can_ramp
+    def _lapse(self, now: float) -> None:
+        """After a stall longer than the lease, the output is 0: the far end saw to it.
 
-    async def _step(self, now: float, due: bool) -> None:
-        """A backend that cannot ramp gets the gate's ramps as steps of its resolution."""
-        motion = self._motion
-        actual = self._quantise(motion.at(now))
-        edge = self._next_step_time(now, self._sent)
-        if edge is not None and now + EPSILON_S >= edge and actual == self._sent:
-            # Float rounding may leave the level a hair short of the edge that woke us:
-            # step anyway, so a stepped ramp always makes progress.
-            unit = 1 / max(1, self.actuator.capabilities.resolution)
-            actual = self._sent + (unit if motion.vb > self._sent else -unit)
-        if actual == self._sent and not due:
+        So whatever comes next rises from 0 with the soft start, never as a step back to
+        the level the gate remembers.
+        """
+        end = self._lease_end
+        if end is None or now <= end + EPSILON_S:
             return
-        try:
-            await self._set(actual, 0.0)
-        except _LinkDown:
+        self._lease_end = None
+        if self._motion.at(end) <= 0 and self._motion.vb <= 0:
             return
-        self._sent = actual
-        self._last_send = now
-        if self.recorder is not None:
-            self.recorder.record(now, actual, 0.0)
+        logger.warning("lease ran out %.3f s ago (the host stalled): output is 0", now - end)
+        self._account(end)
+        self._motion = _Motion(end, 0.0, end, 0.0)
+        self._account(end)  # the press ended at the lease's end: its rest counts from there
+        self._last_send = -1e18  # force the next command through
 
-    def _quantise(self, level: float) -> float:
-        resolution = max(1, self.actuator.capabilities.resolution)
-        return math.floor(level * resolution + 0.5) / resolution
-
-    def _next_step_time(self, now: float, sent: float | None = None) -> float | None:
-        """When the quantised output of a stepped ramp in progress changes next."""
-        motion = self._motion
-        if not self._stepping or motion.tb <= now + EPSILON_S or motion.va == motion.vb:
-            return None
-        if self._quantise(motion.vb) == (self._sent if sent is None else sent):
-            return None
-        resolution = max(1, self.actuator.capabilities.resolution)
-        index = round((self._sent if sent is None else sent) * resolution)
-        edge = (index + (0.5 if motion.vb > motion.va else -0.5)) / resolution
-        frac = (edge - motion.va) / (motion.vb - motion.va)
-        return min(motion.tb, max(now, _us(motion.ta + frac * (motion.tb - motion.ta))))
-
-    async def _set(self, level: float, ramp_s: float) -> None:
+    async def _set(self, now: float, level: float, ramp_s: float) -> None:
         lease = self.lease_s if (level > 0 or ramp_s > 0) else 0.0
         try:
             await self.actuator.set_level(level, lease_s=lease, ramp_s=ramp_s)
+            self._lease_end = now + lease if lease > 0 else None
         except LinkError as err:
             # The band cannot be reached: it turns itself off within its lease.
             self._link_changed(False, f"link lost: {err}")
@@ -356,18 +352,16 @@ class SafetyGate:
             self._on_since = None
             self._cut(now)
             self._emit(
-                "limit",
-                {
-                    "reason": f"continuous on-time limit "
-                    f"({limits.max_continuous_on_s:g} s): resting "
-                    f"{rest:g} s"
-                },
+                LimitReached(
+                    f"continuous on-time limit ({limits.max_continuous_on_s:g} s): "
+                    f"resting {rest:g} s"
+                )
             )
 
     def _finish(self, now: float, reason: str) -> None:
         self.finished = reason
         self._cut(now)
-        self._emit("limit", {"reason": reason})
+        self._emit(LimitReached(reason, ends_session=True))
 
     def _cut(self, now: float) -> None:
         """Mark the output for an immediate 0; :meth:`_apply` sends it."""
@@ -381,11 +375,9 @@ class SafetyGate:
             await self.actuator.off()
         except Exception:  # off() must never raise; a backend that does is logged
             logger.exception("actuator off() raised")
-        if self.recorder is not None:
-            self.recorder.record(now, 0.0)  # a no-op when the trace is already at 0
         self._motion = _Motion(now, 0.0, now, 0.0)
         self._desired = (0.0, now)
-        self._sent = 0.0
+        self._lease_end = None
 
     def _link_changed(self, up: bool, reason: str) -> None:
         """The link to the band dropped or came back (not a fault: see Actuator.on_link)."""
@@ -398,11 +390,12 @@ class SafetyGate:
         else:
             self.link_down = reason
             self._account(now)
-            if self.recorder is not None:
-                self.recorder.record(now, 0.0)
+            tap = find_tap(self.actuator)
+            if tap is not None:
+                tap.went_off(now)  # the band is off by its own lease
             self._motion = _Motion(now, 0.0, now, 0.0)
-            self._sent = 0.0
-        self._emit("link", {"reason": reason, "up": up})
+            self._lease_end = None
+        self._emit(LinkChanged(reason, up=up))
 
     def _fault_from_backend(self, reason: str) -> None:
         task = asyncio.get_running_loop().create_task(self.trip(reason))
@@ -410,14 +403,14 @@ class SafetyGate:
         task.add_done_callback(self._tasks.discard)
 
     def subscribe(self, listener: EventSink) -> Callable[[], None]:
-        """Call ``listener(kind, data)`` on trips, resets and limits; returns an undo."""
+        """Call ``listener(event)`` on trips, resets, limits and link changes; returns an undo."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _emit(self, kind: str, data: dict[str, object]) -> None:
+    def _emit(self, event: GateEvent) -> None:
         for listener in list(self._listeners):
             try:
-                listener(kind, data)
+                listener(event)
             except Exception:  # a broken listener must not stop the others
                 logger.exception("safety event listener failed")
 

@@ -52,6 +52,11 @@ EASES = ("linear", "in", "out", "in-out")
 INTERPOLATIONS = ("linear", "step", "smooth")
 MAX_PROFILE_MS = 12 * 3600 * 1000
 MAX_COUNT = 100_000
+#: How deep repeats may nest (a repeat inside a repeat is depth 2). Deeper files are
+#: refused before parsing, so a hostile file costs milliseconds, not a stack overflow.
+MAX_DEPTH = 8
+#: Bounds of a modulation's pace factor (durations ×0.25 to ×4).
+PACE_RANGE = (0.25, 4.0)
 
 TOP_KEYS = ("name", "description", "kinds", "intent", "basis", "version", "jitter", "steps")
 JITTER_KEYS = ("time", "level", "seed")
@@ -65,7 +70,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "envelope": ("times", "interpolate", "scale"),
     "repeat": ("steps",),
 }
-_COMMON_STEP_KEYS = ("label",)
+_COMMON_STEP_KEYS = ("label", "modulate")
+MODULATE_KEYS = ("level", "pace", "ease")
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,33 @@ class Repeat:
     total_ms: int | None
 
 
-Step = Ramp | Hold | Rest | SetLevel | Pulses | Breathe | Envelope | Repeat
+@dataclass(frozen=True)
+class Modulation:
+    """A curve over a step's whole length: position 0 is its start, 1 its end.
+
+    Attributes:
+        level: ``(position, factor)`` points; every level the step reaches is multiplied by
+            the factor at the position where it is reached (holds keep it), so the curve
+            can only lower what the steps ask for.
+        pace: ``(position, factor)`` points; every duration is multiplied by the factor at
+            the position where it starts (the step gets longer or shorter).
+        ease: how the curve goes from point to point: linear, in, out, in-out.
+    """
+
+    level: tuple[tuple[float, float], ...] = ((0.0, 1.0), (1.0, 1.0))
+    pace: tuple[tuple[float, float], ...] = ((0.0, 1.0), (1.0, 1.0))
+    ease: str = "linear"
+
+
+@dataclass(frozen=True)
+class Modulated:
+    """A step (often a repeat or pulse train) shaped by a :class:`Modulation`."""
+
+    step: Step
+    modulation: Modulation
+
+
+Step = Ramp | Hold | Rest | SetLevel | Pulses | Breathe | Envelope | Repeat | Modulated
 
 
 @dataclass(frozen=True)
@@ -218,13 +250,32 @@ def parse_profile(data: bytes | str, *, source: str = "<profile>") -> Profile:
         raise ProfileError(
             "empty file; a profile needs name, description, kinds and steps", source=source
         )
+    _refuse_deep_headers(text, source)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ProfileError(f"not valid TOML: {err}", source=source) from err
+    except RecursionError as err:  # deeply nested inline tables or arrays
+        raise ProfileError(
+            f"nested too deeply (repeats may nest {MAX_DEPTH} deep)", source=source
+        ) from err
     reader = _Reader(source, field_lines(text))
     profile = reader.profile(doc)
     return Profile(**{**profile.__dict__, "sha256": hashlib.sha256(raw).hexdigest()})
+
+
+def _refuse_deep_headers(text: str, source: str) -> None:
+    """Refuse table headers nested deeper than :data:`MAX_DEPTH` repeats, before parsing."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.lstrip()
+        depth = line.count("steps") - 1 if line.startswith("[") else 0
+        if depth > MAX_DEPTH:
+            raise ProfileError(
+                f"repeats nested {depth} deep, more than the {MAX_DEPTH} allowed; flatten the file",
+                source=source,
+                field="steps" + ".steps" * min(depth, 3) + ("…" if depth > 3 else ""),
+                line=number,
+            )
 
 
 class _Reader:
@@ -233,6 +284,7 @@ class _Reader:
     def __init__(self, source: str, lines: dict[str, int]) -> None:
         self.source = source
         self.lines = lines
+        self.depth = 0
 
     def fail(self, path: str, reason: str) -> ProfileError:
         return ProfileError(reason, source=self.source, field=path, line=line_of(self.lines, path))
@@ -383,7 +435,54 @@ class _Reader:
         action = actions[0]
         self.known_keys(item, path, (action, *ACTIONS[action], *_COMMON_STEP_KEYS))
         builder: Callable[[dict[str, Any], str], Step] = getattr(self, f"step_{action}")
-        return builder(item, path)
+        step = builder(item, path)
+        if "modulate" in item:
+            return Modulated(step, self.modulation(item["modulate"], f"{path}.modulate"))
+        return step
+
+    def modulation(self, table: Any, path: str) -> Modulation:
+        if not isinstance(table, dict):
+            raise self.fail(path, "must be a table with level, pace and/or ease")
+        self.known_keys(table, path, MODULATE_KEYS)
+        if "level" not in table and "pace" not in table:
+            raise self.fail(path, "needs a level curve, a pace curve, or both")
+        ease = table.get("ease", "linear")
+        if ease not in EASES:
+            raise self.fail(f"{path}.ease", f"must be one of {list(EASES)}, got {ease!r}")
+        flat = ((0.0, 1.0), (1.0, 1.0))
+        level = self.curve(table, "level", path, (0.0, 1.0)) if "level" in table else flat
+        pace = self.curve(table, "pace", path, PACE_RANGE) if "pace" in table else flat
+        return Modulation(level, pace, ease)
+
+    def curve(
+        self, table: Mapping[str, Any], key: str, path: str, bounds: tuple[float, float]
+    ) -> tuple[tuple[float, float], ...]:
+        """``[from, to]`` or ``[[position, factor], …]`` with positions 0 … 1."""
+        where = f"{path}.{key}"
+        value = table[key]
+        usage = (
+            f"must be [start, end] factors or [[position, factor], …] points with "
+            f"positions from 0 to 1, factors from {bounds[0]:g} to {bounds[1]:g}"
+        )
+        if not isinstance(value, list) or len(value) < 2:
+            raise self.fail(where, f"{usage}, got {value!r}")
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+            if len(value) != 2:
+                raise self.fail(where, f"{usage}, got {value!r}")
+            value = [[0.0, value[0]], [1.0, value[1]]]
+        points: list[tuple[float, float]] = []
+        for i, point in enumerate(value):
+            if not isinstance(point, list) or len(point) != 2:
+                raise self.fail(f"{where}[{i}]", f"must be [position, factor], got {point!r}")
+            pair = {"position": point[0], "factor": point[1]}
+            pos = self.number(pair, "position", f"{where}[{i}]", low=0.0, high=1.0)
+            factor = self.number(pair, "factor", f"{where}[{i}]", low=bounds[0], high=bounds[1])
+            if points and pos <= points[-1][0]:
+                raise self.fail(f"{where}[{i}]", "positions must increase from point to point")
+            points.append((pos, factor))
+        if points[0][0] != 0 or points[-1][0] != 1:
+            raise self.fail(where, "the first point must be at position 0 and the last at 1")
+        return tuple(points)
 
     def step_ramp(self, item: dict[str, Any], path: str) -> Step:
         ease = item.get("ease", "linear")
@@ -482,7 +581,13 @@ class _Reader:
         times, total = self.count_or_total(item, "repeat", path)
         if "steps" not in item:
             raise self.fail(f"{path}.steps", "a repeat needs nested steps ([[steps.steps]])")
-        return Repeat(self.steps(item["steps"], f"{path}.steps"), times, total)
+        if self.depth >= MAX_DEPTH:
+            raise self.fail(path, f"repeats nested more than {MAX_DEPTH} deep; flatten the file")
+        self.depth += 1
+        try:
+            return Repeat(self.steps(item["steps"], f"{path}.steps"), times, total)
+        finally:
+            self.depth -= 1
 
 
 def _all_step_keys() -> tuple[str, ...]:

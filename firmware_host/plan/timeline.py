@@ -20,6 +20,8 @@ from firmware_host.plan.profile import (
     Breathe,
     Envelope,
     Hold,
+    Modulated,
+    Modulation,
     Profile,
     Pulses,
     Ramp,
@@ -218,6 +220,35 @@ class _Builder:
                 self.envelope(step)
             case Repeat():
                 self.repeat(step)
+            case Modulated(inner, modulation):
+                mark = len(self.times)
+                self.one(inner)
+                self.modulate(mark, modulation)
+
+    def modulate(self, mark: int, m: Modulation) -> None:
+        """Reshape the breakpoints from ``mark`` on: the step just walked, whole."""
+        start = self.times[mark - 1]
+        length = self.t - start
+        times, levels = self.times, self.levels
+
+        def position(t: int) -> float:
+            return (t - start) / length if length else 0.0
+
+        prev_raw, prev_t, new_t = levels[mark - 1], start, start
+        for i in range(mark, len(times)):
+            raw, t = levels[i], times[i]
+            span = t - prev_t
+            new_t += round(span * _curve(m.pace, position(prev_t), m.ease))
+            if raw != prev_raw or span == 0:
+                levels[i] = raw * _curve(m.level, position(t), m.ease)
+            else:
+                levels[i] = levels[i - 1]  # a hold keeps the level it was reached at
+            prev_raw, prev_t = raw, t
+            times[i] = new_t
+        if self.t > MAX_PROFILE_MS:
+            raise ProfileError(
+                "runs longer than a profile may (12h)", source=self.profile.source, field="steps"
+            )
 
     def pulses(self, p: Pulses) -> None:
         start = self.t
@@ -315,6 +346,14 @@ class _Builder:
                 break
             if self.t - start >= r.total_ms:
                 break
+
+
+def _curve(points: tuple[tuple[float, float], ...], x: float, ease: str) -> float:
+    """The factor of a modulation curve at position ``x`` (0 … 1)."""
+    k = max(0, min(len(points) - 2, bisect.bisect_right([p for p, _ in points], x) - 1))
+    (x0, f0), (x1, f1) = points[k], points[k + 1]
+    u = min(1.0, max(0.0, (x - x0) / (x1 - x0)))
+    return f0 + (f1 - f0) * (u if ease == "linear" else _ease(ease, u))
 
 
 def _ease(kind: str, x: float) -> float:

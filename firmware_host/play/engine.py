@@ -1,10 +1,10 @@
 """The engine: plays a timeline through the safety gate on absolute deadlines.
 
-It wakes only at breakpoints (or, for an actuator that cannot ramp by itself, when the
-quantised output changes), at lease refreshes and at the gate's own deadlines — never on a
-fixed tick — and it waits on ``t0 + offset``, never on relative sleeps, so nothing drifts
-over a night. Pause, resume, stop and a live level scale arrive as control calls that
-interrupt the wait; every way out ends with the output at 0.
+It wakes only at breakpoints, at lease refreshes and at the gate's own deadlines — never on
+a fixed tick (an actuator that cannot ramp gets its steps from
+:mod:`firmware_host.drive.stepping`) — and it waits on ``t0 + offset``, never on relative
+sleeps, so nothing drifts over a night. Pause, resume, stop and a live level scale arrive as
+control calls that interrupt the wait; every way out ends with the output at 0.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from firmware_host.clock import EPSILON_S, Clock
 from firmware_host.clock import resolve_future as _resolve
 from firmware_host.errors import SafetyTrip
+from firmware_host.guard.events import GateEvent, LinkChanged
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.plan.timeline import Timeline
+from firmware_host.play.lateness import LatenessStats
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +40,25 @@ class EndReason(enum.StrEnum):
     LINK_LOST = "link lost"
 
 
+class SessionEvent(NamedTuple):
+    """Something that happened in a session: ``t_s`` after its start, ``kind``, in words.
+
+    ``kind`` is ``paused``, ``resumed``, ``link lost``, ``link back``, or the kind of a
+    :class:`~firmware_host.guard.events.GateEvent` (``trip``, ``limit``, ``reset``).
+    """
+
+    t_s: float
+    kind: str
+    detail: str
+
+
 @dataclass
 class SessionResult:
-    """What happened, for the summary line and the journal."""
+    """What happened, for the summary line and the journal.
+
+    ``dose`` and ``peak`` come from the delivered trace (the tap on the actuator), the
+    lateness figures from every command the engine issued, summed as they came.
+    """
 
     reason: EndReason
     detail: str = ""
@@ -47,8 +66,9 @@ class SessionResult:
     dose: float = 0.0
     peak: float = 0.0
     max_lateness_s: float = 0.0
-    lateness_s: list[float] = field(default_factory=list)
-    events: list[tuple[float, str, str]] = field(default_factory=list)
+    p99_lateness_s: float = 0.0
+    commands: int = 0
+    events: list[SessionEvent] = field(default_factory=list)
 
 
 def plan_segment(
@@ -73,32 +93,6 @@ def plan_segment(
     return [(t0, e1, t1 - t0)]
 
 
-def stepped(commands: list[Command], start: float, resolution: int) -> Iterator[Command]:
-    """Ramps turned into steps of ``1/resolution``, placed where the rounded level changes.
-
-    ``start`` is the level at the first command. An actuator that cannot ramp by itself is
-    woken only when its quantised output changes, not on a fixed tick.
-    """
-    level = start
-    for t, target, ramp in commands:
-        if ramp <= 0:
-            yield (t, _quantise(target, resolution), 0.0)
-            level = target
-            continue
-        a, b = round(level * resolution), round(target * resolution)
-        yield (t, a / resolution, 0.0)
-        if b > a:
-            steps: range = range(a + 1, b + 1)
-            offset = -0.5
-        else:
-            steps = range(a - 1, b - 1, -1)
-            offset = 0.5
-        for j in steps:
-            frac = ((j + offset) / resolution - level) / (target - level)
-            yield (t + min(1.0, max(0.0, frac)) * ramp, j / resolution, 0.0)
-        level = target
-
-
 def chunked(commands: list[Command], start: float, max_ramp_ms: float) -> Iterator[Command]:
     """Ramps longer than the actuator can play in one go, as several shorter ones."""
     level = start
@@ -116,10 +110,6 @@ def chunked(commands: list[Command], start: float, max_ramp_ms: float) -> Iterat
         level = target
 
 
-def _quantise(level: float, resolution: int) -> float:
-    return math.floor(level * resolution + 0.5) / resolution
-
-
 class Engine:
     """Plays one session of a timeline."""
 
@@ -131,6 +121,7 @@ class Engine:
         *,
         scale: float = 1.0,
         link_grace_s: float = 300.0,
+        on_lateness: Callable[[float], None] | None = None,
     ) -> None:
         self.timeline = timeline
         self.gate = gate
@@ -147,9 +138,9 @@ class Engine:
         self._started = 0.0
         self._playing = False  # between run() starting and ending
         self.result = SessionResult(EndReason.COMPLETED)
+        self.lateness = LatenessStats()
+        self._on_lateness = on_lateness  # every value, for a bench that wants them all
         self._undo = gate.subscribe(self._on_gate_event)
-        caps = gate.actuator.capabilities
-        self._resolution = None if caps.can_ramp else max(1, caps.resolution)
 
     # -- control (from the CLI, the daemon, a button) -----------------------------------
 
@@ -238,10 +229,8 @@ class Engine:
                 k += 1
 
     def _expand(self, commands: list[Command], start: float) -> Iterator[Command]:
-        if self._resolution is None:
-            limit_ms = self.gate.actuator.capabilities.max_ramp_s * 1000
-            return chunked(commands, start, limit_ms) if math.isfinite(limit_ms) else iter(commands)
-        return stepped(commands, start, self._resolution)
+        limit_ms = self.gate.actuator.capabilities.max_ramp_s * 1000
+        return chunked(commands, start, limit_ms) if math.isfinite(limit_ms) else iter(commands)
 
     async def _run_commands(self, commands: Iterator[Command], end_ms: float) -> bool:
         """Issue each command at its deadline; True if a control call cut in."""
@@ -361,34 +350,35 @@ class Engine:
 
     def _note_lateness(self, t_ms: float) -> None:
         late = self.clock.now() - (self._anchor + t_ms / 1000)
-        self.result.lateness_s.append(late)
-        self.result.max_lateness_s = max(self.result.max_lateness_s, late)
+        self.lateness.add(late)
+        if self._on_lateness is not None:
+            self._on_lateness(late)
 
-    def _on_gate_event(self, kind: str, data: dict[str, object]) -> None:
-        reason = str(data.get("reason", ""))
-        if kind == "link":
-            self._link_down = None if data.get("up") else reason
-            if not data.get("up"):
-                self._event("link lost", reason)
-                self._interrupt()
-            else:
-                self._event("link back", reason)
-                self._interrupt()
-            return
-        self._event(kind, reason)
+    def _on_gate_event(self, event: GateEvent) -> None:
+        match event:
+            case LinkChanged(reason=reason, up=up):
+                self._link_down = None if up else reason
+                self._event("link back" if up else "link lost", reason)
+            case _:
+                self._event(event.kind, event.reason)
         self._interrupt()
 
     def _event(self, kind: str, detail: str) -> None:
-        self.result.events.append((self.clock.now() - self._started, kind, detail))
+        self.result.events.append(SessionEvent(self.clock.now() - self._started, kind, detail))
         logger.info("%s: %s", kind, detail)
 
     def _finish_result(self) -> None:
         result = self.result
-        result.duration_s = self.clock.now() - self._started
+        now = self.clock.now()
+        result.duration_s = now - self._started
+        result.max_lateness_s = self.lateness.max_s
+        result.p99_lateness_s = self.lateness.percentile(99)
+        result.commands = self.lateness.count
         recorder = self.gate.recorder
-        if recorder is not None and recorder.rows:
-            result.dose = recorder.dose()
-            result.peak = recorder.peak()
+        if recorder is not None:
+            # Up to now, the ramp in progress included (its last row is not written yet).
+            result.dose = recorder.dose(until=now)
+            result.peak = recorder.peak(until=now)
         if self.gate.tripped and result.reason is not EndReason.TRIPPED:
             result.reason, result.detail = EndReason.TRIPPED, self.gate.tripped
 

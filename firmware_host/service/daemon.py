@@ -33,6 +33,7 @@ from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
 from firmware_host.drive.calibrated import CalibratedActuator
 from firmware_host.drive.trace import TraceRecorder
 from firmware_host.errors import PC6Error
+from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.paths import default_journal_path
 from firmware_host.plan.schedule import (
@@ -489,14 +490,10 @@ class Daemon:
             self.clock,
             self.config.limits_for(kind),
             budget_used_s=used,
-            on_event=lambda k, d: self._gate_event(session_id, k, d),
+            on_event=lambda event: self._gate_event(session_id, event),
         )
-        # A band's link losses arrive as faults ("link lost: …"); journal them as link events.
-        actuator.on_fault(
-            lambda reason: self._note(
-                session_id, "link" if reason.startswith("link") else "fault", reason
-            )
-        )
+        # Faults the backend sees by itself; link losses arrive as LinkChanged gate events.
+        actuator.on_fault(lambda reason: self._note(session_id, "fault", reason))
         engine = Engine(loaded.timeline, gate, self.clock, scale=self.level)
         running = Running(name, origin, why, engine, gate, session_id, self.clock.wall())
         self.running = running
@@ -509,7 +506,7 @@ class Daemon:
         t0_wall, t0 = self.clock.wall(), self.clock.now()
         result = SessionResult(EndReason.TRIPPED, "did not start")
         try:
-            await gate.open(TraceRecorder(t0))
+            await gate.open(TraceRecorder(t0, keep_rows=True))  # saved to the journal at the end
             result = await running.engine.run()
         except PC6Error as err:
             result = SessionResult(EndReason.TRIPPED, str(err))
@@ -540,11 +537,10 @@ class Daemon:
         running.done.set()
         self._wake()
 
-    def _gate_event(self, session_id: int, kind: str, data: dict[str, object]) -> None:
-        reason = str(data.get("reason", ""))
-        if kind == "trip":
-            self.trip = reason
-        self._note(session_id, kind, reason)
+    def _gate_event(self, session_id: int, event: GateEvent) -> None:
+        if isinstance(event, Tripped):
+            self.trip = event.reason
+        self._note(session_id, event.kind, event.reason)
 
     async def _end_running(self, reason: str) -> None:
         running = self.running

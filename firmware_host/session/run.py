@@ -22,6 +22,7 @@ from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
 from firmware_host.drive.trace import CsvTraceWriter, TraceRecorder
 from firmware_host.durations import format_duration
 from firmware_host.errors import InvalidInput, PC6Error
+from firmware_host.guard.events import GateEvent
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import Limits, limits_for
 from firmware_host.paths import default_journal_path
@@ -307,9 +308,9 @@ class _Session:
                 flush=True,
             )
 
-    def _journal_event(self, kind: str, data: dict[str, object]) -> None:
+    def _journal_event(self, event: GateEvent) -> None:
         self.journal.event(
-            self.session_id, at=self.clock.wall(), kind=kind, detail=str(data.get("reason", ""))
+            self.session_id, at=self.clock.wall(), kind=event.kind, detail=event.reason
         )
 
     def _journal_end(self, result: SessionResult, gate: SafetyGate) -> None:

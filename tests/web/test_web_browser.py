@@ -9,7 +9,6 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from browser_testlib import (

@@ -90,7 +90,9 @@ def test_thinning_keeps_short_pulses() -> None:
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     out = subprocess.run(
         [PC6, "web", "--tokens", str(tmp_path / "t.json"), *args],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 2, out
     assert message in out.stderr and "Traceback" not in out.stderr

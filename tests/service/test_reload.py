@@ -6,8 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from daemon_testlib import SHORT_PROFILE, night, run_virtual, started_at, write_config
-from test_daemon_authority import T0, ctl, local, until
+from daemon_testlib import (
+    SHORT_PROFILE,
+    T0,
+    ctl,
+    local,
+    night,
+    run_virtual,
+    started_at,
+    until,
+    write_config,
+)
 
 from firmware_host.clock import LoopClock
 from firmware_host.record.journal import Journal

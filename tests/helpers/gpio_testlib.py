@@ -1,4 +1,4 @@
-"""Virtual time for the gpio tests, and a session harness shaped like ``pc6 run``'s."""
+"""A session harness shaped like ``pc6 run``'s, for tests on mock pins (virtual time)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
-
-import async_solipsism
-import pytest
 
 from firmware_host.clock import LoopClock
 from firmware_host.drive.actuator import Actuator
@@ -18,17 +15,6 @@ from firmware_host.guard.limits import Limits, limits_for
 from firmware_host.plan.profile import parse_profile
 from firmware_host.plan.timeline import Timeline, compile_profile
 from firmware_host.play.engine import Engine, SessionResult
-
-
-def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
-    """Every async test here runs on async-solipsism's virtual clock."""
-    return {"virtual": async_solipsism.EventLoop}
-
-
-@pytest.fixture(autouse=True)
-def _no_pins_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A PC6_SIM_PINS_LOG from the environment must not collect the tests' pins."""
-    monkeypatch.delenv("PC6_SIM_PINS_LOG", raising=False)
 
 
 def timeline_of(steps: str, kinds: str = '["vibration", "pressure"]') -> Timeline:
@@ -67,12 +53,12 @@ async def run_session(
         actuator,
         clock,
         limits or limits_for(actuator.kind),
-        on_event=lambda kind, data: events.append((kind, data)),
+        on_event=lambda event: events.append((event.kind, {"reason": event.reason})),
     )
     session = Session(None, gate, events)
     side: asyncio.Task[None] | None = None
     try:
-        await gate.open(TraceRecorder(clock.now()))
+        await gate.open(TraceRecorder(clock.now(), keep_rows=True))
         engine = Engine(timeline, gate, clock)
         if during is not None:
             side = asyncio.get_running_loop().create_task(during(engine, gate, clock))

@@ -7,13 +7,12 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from gpio_testlib import run_session, timeline_of
 from pc6_sim.gpio_pins import GpioSim
 
 from firmware_host.drive.gpio.backend import GpioPressure, create
 from firmware_host.errors import ActuatorError, SafetyTrip
 from firmware_host.guard.limits import limits_for
-
-from .conftest import run_session, timeline_of
 
 TICK = 0.002  # observation step of the tests (the controller runs at its own 200 Hz)
 

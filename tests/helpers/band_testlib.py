@@ -1,4 +1,7 @@
-"""Helpers shared by the band tests (imported as a plain module: tests/device is on sys.path)."""
+"""Helpers shared by the band tests.
+
+(A plain module: ``tests/conftest.py`` puts ``tests/helpers`` on ``sys.path``.)
+"""
 
 from __future__ import annotations
 

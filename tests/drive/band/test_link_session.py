@@ -50,11 +50,11 @@ async def session(
         link,
         clock,
         limits_for(link.kind),
-        on_event=lambda kind, data: journal.event(
-            sid, at=clock.now(), kind=kind, detail=str(data.get("reason", ""))
+        on_event=lambda event: journal.event(
+            sid, at=clock.now(), kind=event.kind, detail=event.reason
         ),
     )
-    await gate.open(TraceRecorder(clock.now()))
+    await gate.open(TraceRecorder(clock.now(), keep_rows=True))
     engine = Engine(HOLD, gate, clock, link_grace_s=grace_s)
     marks: list[Any] = []
 
@@ -117,7 +117,7 @@ def test_a_band_that_restarts_mid_session_resumes_with_a_ramp(tmp_path: Any) -> 
         band = VirtualBand("pressure", key=KEY, seed=4, plant=None)
         link = MemoryLink(band, key=KEY, kind="pressure")
         gate = SafetyGate(link, clock, limits_for(link.kind))
-        await gate.open(TraceRecorder(clock.now()))
+        await gate.open(TraceRecorder(clock.now(), keep_rows=True))
         engine = Engine(PRESS, gate, clock)
 
         async def reboot() -> None:

@@ -115,7 +115,7 @@ def test_a_failing_actuator_trips_and_the_trip_latches() -> None:
         clock = LoopClock()
         act = SimActuator("vibration", now=clock.now)
         gate = SafetyGate(act, clock, limits_for(act.kind))
-        await gate.open(TraceRecorder(clock.now()))
+        await gate.open(TraceRecorder(clock.now(), keep_rows=True))
         await gate.command(0.5)
         act.fail_next = "motor driver over-current"
         with pytest.raises(SafetyTrip):
@@ -181,7 +181,7 @@ def test_a_night_whose_budget_is_already_spent_ends_at_once() -> None:
         act = SimActuator("vibration", now=clock.now)
         limits = limits_for(act.kind, {"nightly_budget_s": 60})
         gate = SafetyGate(act, clock, limits, budget_used_s=60.0)
-        await gate.open(TraceRecorder(clock.now()))
+        await gate.open(TraceRecorder(clock.now(), keep_rows=True))
         from firmware_host.play.engine import Engine
 
         result = await Engine(tl, gate, clock).run()
@@ -251,7 +251,7 @@ def test_clean_up_cancelled_midway_still_closes_the_backend() -> None:
         clock = LoopClock()
         act = SlowOff("vibration", now=clock.now)
         gate = SafetyGate(act, clock, limits_for(act.kind))
-        await gate.open(TraceRecorder(clock.now()))
+        await gate.open(TraceRecorder(clock.now(), keep_rows=True))
         await gate.command(0.5)
         task = asyncio.get_running_loop().create_task(gate.close())
         await asyncio.sleep(0.5)

@@ -1,6 +1,6 @@
 """A real night daemon on the simulator and a real ``pc6 web``, both as subprocesses.
 
-(A uniquely named module: test directories without __init__.py share one import namespace.)
+(In tests/helpers: on sys.path for every test, see tests/conftest.py.)
 """
 
 from __future__ import annotations

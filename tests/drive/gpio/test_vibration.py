@@ -7,13 +7,12 @@ import asyncio
 from itertools import pairwise
 
 import pytest
+from gpio_testlib import run_session, timeline_of
 from pc6_sim.gpio_pins import SimPinFactory
 
 from firmware_host.drive.gpio.backend import GpioVibration, create
 from firmware_host.errors import ActuatorError
 from firmware_host.plan.timeline import Timeline
-
-from .conftest import run_session, timeline_of
 
 PROFILE = """
 [[steps]]

@@ -8,14 +8,13 @@ from typing import Any
 
 import async_solipsism
 import pytest
+from gpio_testlib import run_session, timeline_of
 from pc6_sim.gpio_pins import GpioSim, PlantPin
 
 from firmware_host.drive.gpio.backend import create
 from firmware_host.errors import SafetyTrip
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.play.engine import Engine
-
-from .conftest import run_session, timeline_of
 
 LONG = (
     '[[steps]]\nramp = 0.6\nover = "1s"\n[[steps]]\nhold = "20s"\n'

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from gpio_testlib import run_session, timeline_of
 from gpiozero.pins.mock import MockFactory
 
 from firmware_host.drive.gpio.backend import create
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.play.engine import Engine
 from firmware_host.play.stop_button import attach_stop_button
-
-from .conftest import run_session, timeline_of
 
 PROFILE = (
     '[[steps]]\nramp = 0.8\nover = "1s"\n[[steps]]\nhold = "60s"\n'

@@ -9,9 +9,10 @@ from core_testlib import play, run_virtual
 from pc6_sim.actuator import SimActuator
 
 from firmware_host.clock import LoopClock
+from firmware_host.drive.stepping import stepped
 from firmware_host.plan.profile import parse_profile
 from firmware_host.plan.timeline import compile_profile
-from firmware_host.play.engine import EndReason, Engine, plan_segment, stepped
+from firmware_host.play.engine import EndReason, Engine, plan_segment
 
 HEAD = 'name = "t"\ndescription = "d"\nkinds = ["vibration", "pressure"]\n'
 HOLD = compile_profile(

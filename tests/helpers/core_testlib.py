@@ -52,7 +52,7 @@ async def play(
     clock = LoopClock()
     act = actuator or SimActuator(kind, now=clock.now)
     gate = SafetyGate(act, clock, limits or limits_for(act.kind), max_level=max_level)
-    await gate.open(TraceRecorder(clock.now()))
+    await gate.open(TraceRecorder(clock.now(), keep_rows=True))
     engine = Engine(timeline, gate, clock)
     task = asyncio.get_running_loop().create_task(control(engine, clock)) if control else None
     try:

@@ -9,16 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_testlib import night, run_virtual, started_at, utc, write_config
+from daemon_testlib import (
+    T0,
+    ctl,
+    local,
+    night,
+    run_virtual,
+    started_at,
+    until,
+    write_config,
+)
 
 from firmware_host.clock import LoopClock
 from firmware_host.drive.actuator import ActuatorKind
 from firmware_host.record.journal import Journal
-from firmware_host.service.control import Peer, handle_line
 from firmware_host.service.daemon import Daemon, default_actuator
 from firmware_host.session.config import Config
 
-ME = Peer(1, 1000, 1000)
 LONG = """\
 name = "long"
 description = "Ten minutes of steady vibration."
@@ -33,23 +40,6 @@ hold = "10m"
 ramp = 0.0
 over = "5s"
 """
-# 1 June 2026 in Berlin is CEST (UTC+2): 22:00 local is 20:00 UTC.
-T0 = utc(2026, 6, 1, 19, 50)
-
-
-def local(hh: int, mm: int, ss: int = 0) -> float:
-    """Epoch of a local (CEST) time on the evening of 1 June 2026."""
-    return utc(2026, 6, 1, hh - 2, mm, ss)
-
-
-async def until(clock: LoopClock, when: float) -> None:
-    await clock.sleep_until(clock.now() + (when - clock.wall()))
-
-
-async def ctl(daemon: Daemon, cmd: str, **fields: Any) -> dict[str, Any]:
-    import json
-
-    return await handle_line(daemon, json.dumps({"cmd": cmd, **fields}).encode(), ME)
 
 
 def _events(home: Path, kind: str) -> list[str]:

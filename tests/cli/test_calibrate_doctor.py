@@ -44,7 +44,7 @@ def test_staircase_finds_the_wearers_levels(kind: str) -> None:
         clock = LoopClock()
         actuator = SimActuator(kind, now=clock.now)
         gate = SafetyGate(actuator, clock, limits_for(ActuatorKind(kind)), max_level=1.0)
-        await gate.open(TraceRecorder(clock.now()))
+        await gate.open(TraceRecorder(clock.now(), keep_rows=True))
         wearer = SimWearer(actuator, clock, threshold=0.23)
         said: list[str] = []
 

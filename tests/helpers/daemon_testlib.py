@@ -1,6 +1,6 @@
 """Helpers for the daemon tests: virtual nights, private journals and configs.
 
-(A uniquely named module: test directories without __init__.py share one import namespace.)
+(A plain module: tests/conftest.py puts tests/helpers on sys.path.)
 
 Nothing here depends on the machine's time zone: every config names its zone, and every
 virtual clock starts at an explicit UTC instant.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ import async_solipsism
 
 from firmware_host.clock import LoopClock
 from firmware_host.record.journal import Journal
+from firmware_host.service.control import Peer, handle_line
 from firmware_host.service.daemon import Daemon
 from firmware_host.service.sdnotify import Notifier
 
@@ -102,3 +104,25 @@ def started_at(home: Path) -> list[tuple[float, str]]:
     """``(epoch, profile)`` of every journaled session, in order."""
     with Journal(home / "journal.sqlite") as journal:
         return [(r.started_at, r.profile) for r in reversed(journal.recent(10_000))]
+
+
+#: The peer every in-process control command comes from (pid, uid, gid).
+ME = Peer(1, 1000, 1000)
+
+# 1 June 2026 in Berlin is CEST (UTC+2): 22:00 local is 20:00 UTC.
+T0 = utc(2026, 6, 1, 19, 50)
+
+
+def local(hh: int, mm: int, ss: int = 0) -> float:
+    """Epoch of a local (CEST) time on the evening of 1 June 2026."""
+    return utc(2026, 6, 1, hh - 2, mm, ss)
+
+
+async def until(clock: LoopClock, when: float) -> None:
+    """Sleep on ``clock`` until wall-clock epoch ``when``."""
+    await clock.sleep_until(clock.now() + (when - clock.wall()))
+
+
+async def ctl(daemon: Daemon, cmd: str, **fields: Any) -> dict[str, Any]:
+    """One control command through the handler the socket uses; returns the reply."""
+    return await handle_line(daemon, json.dumps({"cmd": cmd, **fields}).encode(), ME)

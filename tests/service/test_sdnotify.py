@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_testlib import night, run_virtual, write_config
-from test_daemon_authority import T0, ctl, local, until
+from daemon_testlib import T0, ctl, local, night, run_virtual, until, write_config
 
 from firmware_host.clock import LoopClock
 from firmware_host.service.daemon import Daemon

@@ -21,9 +21,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 T = TypeVar("T")
 WIDTH, HEIGHT = 360, 740
 WAIT_S = 30.0
-SHOTS = Path(os.environ.get("PC6_WEB_SCREENSHOTS", "")) if os.environ.get(
-    "PC6_WEB_SCREENSHOTS"
-) else None
+SHOTS = (
+    Path(os.environ.get("PC6_WEB_SCREENSHOTS", ""))
+    if os.environ.get("PC6_WEB_SCREENSHOTS")
+    else None
+)
 
 
 def chromium(*, network_log: bool = False) -> WebDriver:
@@ -37,8 +39,15 @@ def chromium(*, network_log: bool = False) -> WebDriver:
         )
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-extensions", "--no-first-run", f"--window-size={WIDTH},{HEIGHT}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-extensions",
+        "--no-first-run",
+        f"--window-size={WIDTH},{HEIGHT}",
+    ):
         options.add_argument(arg)
     if network_log:
         options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
