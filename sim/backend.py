@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from firmware_host.drive.actuator import Backend
+from firmware_host.drive.options import schema
+
 from .actuator import SimActuator
 
 
@@ -16,3 +19,12 @@ def create(kind: str = "vibration", **options: Any) -> SimActuator:
     """
     options.setdefault("keep_trace", False)
     return SimActuator(kind, now=lambda: asyncio.get_running_loop().time(), **options)
+
+
+#: What the ``sim`` entry point names: no options in a config file; always simulated.
+BACKEND = Backend(
+    create=create,
+    check_options=schema("sim", {}),
+    simulated=lambda options: True,
+    summary="the simulator: plant models on the loop's clock; nothing physical moves",
+)

@@ -18,15 +18,14 @@ Set ``PC6_SIM_PINS_LOG=/path`` to have every pin change appended (and flushed) t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from gpiozero import Device, OutputDevice
+from gpiozero import OutputDevice
 from gpiozero.pins import SPI
 from gpiozero.pins.mock import (
     MockFactory,
@@ -44,23 +43,6 @@ logger = logging.getLogger(__name__)
 LOG_ENV = "PC6_SIM_PINS_LOG"
 #: Hardware SPI0 on the Pi: SCLK, MOSI, MISO, CE0. gpiozero's mock bit-bangs these pins.
 SPI0_PINS = {"clock": 11, "mosi": 10, "miso": 9, "select": 8}
-
-
-@contextlib.contextmanager
-def borrowed_global_factory(factory: MockFactory) -> Iterator[None]:
-    """Make ``factory`` gpiozero's global pin factory while the block runs, then restore it.
-
-    gpiozero 2.0.1's ``SPISoftwareBus`` calls ``Device.__init__()`` without the
-    ``pin_factory`` it was given, so creating an ``MCP3008(pin_factory=mock)`` with no
-    global factory set tries the real ones and raises ``BadPinFactory``. Nothing is left
-    behind for the next device or test.
-    """
-    saved = Device.pin_factory
-    Device.pin_factory = factory
-    try:
-        yield
-    finally:
-        Device.pin_factory = saved
 
 
 class _FactorySPIBus(SPISoftwareBus):

@@ -1,8 +1,9 @@
-"""``pc6 band …`` (pair, info, flash, scan) and ``pc6 sim band`` (a virtual band on a pty).
+"""``pc6 band …``: pair, info, flash, scan.
 
-Both are plain functions taking ``argv`` and returning an exit code, so the ``pc6`` CLI can
-dispatch to them: 0 success, 1 the band or link failed, 2 invalid input.
-``python -m firmware_host.cli.band band …`` / ``… sim-band …`` runs them standalone.
+A plain function taking ``argv`` and returning an exit code, so the ``pc6`` CLI can
+dispatch to it: 0 success, 1 the band or link failed, 2 invalid input.
+``python -m firmware_host.cli.band band …`` runs it standalone. (``pc6 sim band`` belongs
+to the simulator: ``sim/cli.py``, registered by entry point.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import logging
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,62 +46,6 @@ def _run(coro: Any) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0
-
-
-# -- pc6 sim band ------------------------------------------------------------------------------
-
-
-def sim_band_main(argv: list[str]) -> int:
-    """``pc6 sim band --serial [--kind K] [--trace FILE.csv] [--link PATH] [--key-file F]``.
-
-    Prints the pty path alone on the first line, then serves until SIGTERM or SIGINT.
-    """
-    parser = _Parser(prog="pc6 sim band", description="a simulated band on a pseudo-terminal")
-    parser.add_argument("--serial", action="store_true", help="serve on a pseudo-terminal")
-    parser.add_argument("--kind", choices=["vibration", "pressure"], default="vibration")
-    parser.add_argument("--trace", type=Path, help="CSV of the band's output (t_s,level)")
-    parser.add_argument("--link", type=Path, help="also make a symlink to the pty here")
-    parser.add_argument(
-        "--key-file", type=Path, help="where the band keeps its pairing key (default: in memory)"
-    )
-    parser.add_argument("--ceiling", type=float, default=1.0, help="the band's own ceiling")
-    try:
-        args = parser.parse_args(argv)
-        if not args.serial:
-            raise InvalidInput(
-                "pc6 sim band: only --serial is available here; the BLE band "
-                "runs in-process (sim.bumble_backend)"
-            )
-        if not 0 < args.ceiling <= 1:
-            raise InvalidInput("pc6 sim band: --ceiling must be above 0 and at most 1")
-    except InvalidInput as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return _run(_serve_sim_band(args))
-
-
-async def _serve_sim_band(args: argparse.Namespace) -> None:
-    from pc6_sim.band import PtyBand, VirtualBand
-
-    trace = open(args.trace, "w", buffering=1) if args.trace else None  # noqa: SIM115
-    try:
-        band = VirtualBand(args.kind, key_file=args.key_file, trace=trace, ceiling=args.ceiling)
-        pty = PtyBand(band, link=args.link)
-        print(pty.start(), flush=True)
-        print(
-            f"simulated {args.kind} band (nothing physical moves); Ctrl-C stops it",
-            file=sys.stderr,
-            flush=True,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        pty.close()
-    finally:
-        if trace is not None:
-            trace.close()
 
 
 # -- pc6 band ----------------------------------------------------------------------------------
@@ -228,14 +172,12 @@ async def _scan(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m firmware_host.cli.band (band|sim-band) …``."""
+    """``python -m firmware_host.cli.band band …``."""
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if argv[:1] == ["sim-band"]:
-        return sim_band_main(argv[1:])
     if argv[:1] == ["band"]:
         return band_main(argv[1:])
-    print("usage: python -m firmware_host.cli.band (band|sim-band) ...", file=sys.stderr)
+    print("usage: python -m firmware_host.cli.band band ...", file=sys.stderr)
     return 2
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from firmware_host.errors import InvalidInput, PC6Error
 
 REPLY_TIMEOUT_S = 120.0  # `stop` answers once the soft ramp down has finished
+CONNECT_RETRY_S = 2.0
+MAX_REPLY = 1 << 20
 
 
 def register(sub: Any) -> None:
@@ -81,43 +86,100 @@ def socket_path(args: argparse.Namespace) -> Path:
 def call(path: Path, request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
     """Send one request and wait for its reply.
 
+    A full listen backlog (the daemon busy accepting) is retried for up to
+    :data:`CONNECT_RETRY_S`; every other failure is one sentence.
+
     Raises:
-        PC6Error: the daemon is not there, or the reply is not JSON.
+        PC6Error: the daemon is not there, hung up without a reply, or sent no JSON.
     """
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    with _connect(path) as sock:
         sock.settimeout(timeout)
+        # It may have answered and hung up before reading (a refusal): read that answer.
+        with contextlib.suppress(OSError):
+            sock.sendall(json.dumps(request).encode() + b"\n")
+        data = _read_reply(sock, path, timeout)
+    if not data.strip():
+        raise PC6Error(
+            f"the daemon at {path} closed the connection without a reply; "
+            "see its log (journalctl -u pc6band)"
+        )
+    try:
+        reply = json.loads(data)
+    except ValueError as err:
+        raise PC6Error(f"the daemon sent something that is not JSON: {data[:80]!r}") from err
+    if not isinstance(reply, dict):
+        raise PC6Error(f"the daemon sent something that is not a reply: {data[:80]!r}")
+    return reply
+
+
+def _connect(path: Path) -> socket.socket:
+    deadline = time.monotonic() + CONNECT_RETRY_S
+    pause = 0.005
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # With a timeout the socket is non-blocking, so a full backlog is EAGAIN at once
+        # (handled below) instead of a wait in the kernel with no end.
+        sock.settimeout(CONNECT_RETRY_S)
         try:
             sock.connect(str(path))
+            return sock
         except OSError as err:
-            raise PC6Error(
-                f"cannot reach the daemon at {path}: {err.strerror or err}; is `pc6 daemon` "
-                "running (systemctl status pc6band), and are you in its group?"
-            ) from err
-        sock.sendall(json.dumps(request).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
+            sock.close()
+            # EAGAIN: the backlog is full for a moment; anything else will not get better.
+            if err.errno == errno.EAGAIN and time.monotonic() + pause < deadline:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+                continue
+            raise PC6Error(_unreachable(path, err)) from None
+
+
+def _unreachable(path: Path, err: OSError) -> str:
+    if err.errno == errno.EAGAIN:
+        return (
+            f"the daemon at {path} did not accept within {CONNECT_RETRY_S:g} s "
+            "(too many clients connecting); try again"
+        )
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"cannot reach the daemon at {path}: permission denied; are you in its group "
+            "(id -nG; sudo usermod -aG pc6band $USER, then log in again)?"
+        )
+    return (
+        f"cannot reach the daemon at {path}: {err.strerror or err}; is `pc6 daemon` "
+        "running (systemctl status pc6band), and are you in its group?"
+    )
+
+
+def _read_reply(sock: socket.socket, path: Path, timeout: float) -> bytes:
+    data = b""
+    while not data.endswith(b"\n") and len(data) <= MAX_REPLY:
+        try:
             chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    try:
-        reply: dict[str, Any] = json.loads(data)
-    except json.JSONDecodeError as err:
-        raise PC6Error(f"the daemon sent something that is not JSON: {data[:80]!r}") from err
-    return reply
+        except TimeoutError:
+            raise PC6Error(f"no reply from the daemon at {path} within {timeout:g} s") from None
+        except OSError:
+            break  # a reset after its reply: what came before still counts
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def main_args(args: argparse.Namespace) -> int:
     """Run ``pc6 ctl``: 0 when the daemon did it, 1 when it refused, 2 on bad input."""
     request = request_for(args)
     reply = call(socket_path(args), request)
+    ok = reply.get("ok") is True
     if args.json:
         print(json.dumps(reply, indent=2))
-    elif not reply.get("ok"):
-        print(f"pc6 ctl: {reply.get('error')}", file=sys.stderr)
-    else:
+    if not ok:
+        print(
+            f"pc6 ctl: {reply.get('error') or 'the daemon refused, without a reason'}",
+            file=sys.stderr,
+        )
+    elif not args.json:
         print(describe(reply))
-    return 0 if reply.get("ok") else 1
+    return 0 if ok else 1
 
 
 def describe(reply: dict[str, Any]) -> str:
@@ -159,17 +221,29 @@ def _status_text(s: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m firmware_host.cli.ctl``: the same as ``pc6 ctl``."""
+    """``pc6 ctl …`` (and ``python -m firmware_host.cli.ctl``): never a traceback.
+
+    ``pc6`` comes here directly, without building its whole parser: this is the stop
+    button over SSH, and importing the rest of the CLI would triple its time.
+    """
     parser = argparse.ArgumentParser(prog="pc6")
     register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["ctl", *(sys.argv[1:] if argv is None else argv)])
     try:
+        args = parser.parse_args(["ctl", *(sys.argv[1:] if argv is None else argv)])
         return int(args.handler(args))
     except InvalidInput as err:
         print(f"pc6: error: {err}", file=sys.stderr)
         return 2
     except PC6Error as err:
         print(f"pc6: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pc6 ctl: interrupted (the daemon may still carry out the request)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as err:  # the last line of defence: one sentence, never a traceback
+        print(f"pc6 ctl: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
 
 

@@ -67,7 +67,10 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     config = load_config(path, missing_ok=False)
     store = ProfileStore(config.profile_dirs)
     check_schedule(config, store)
-    sim = "  (SIMULATED: nothing physical moves)" if config.backend == "sim" else ""
+    from firmware_host.drive.actuator import backend_is_simulated
+
+    simulated = backend_is_simulated(config.backend, config.backend_options)
+    sim = "  (SIMULATED: nothing physical moves)" if simulated else ""
     print(
         f"ok   {path}: backend {config.backend}/{config.kind}, "
         f"{len(config.schedule)} schedule entries, time zone {config.tz}{sim}"

@@ -72,20 +72,36 @@ def diagnose(config_path: Path | None, system: System | None = None) -> list[Che
 
 
 def _backend(config: Config, system: System) -> list[Check]:
-    if config.backend == "sim":
+    """What the configured backend needs, as the backend itself declares it (the registry)."""
+    from firmware_host.drive.actuator import available_backends, load_backend
+
+    try:
+        backend = load_backend(config.backend)
+    except PC6Error as err:
+        return [Check(FAIL, f"backend {config.backend}: {err}", "pip install -e . again")]
+    options = config.backend_options
+    if backend.simulated(options):
+        real = [n for n in available_backends() if not _simulated_by_default(n)]
+        names = " or ".join([", ".join(real[:-1]), real[-1]] if len(real) > 1 else real)
         return [
             Check(
                 WARN,
-                "backend sim: SIMULATED, nothing physical moves",
-                "set [backend] name to gpio, serial or ble in the config",
+                f"backend {config.backend}: SIMULATED, nothing physical moves",
+                f"set [backend] name to {names or 'a real backend'} in the config",
             )
         ]
-    if config.backend == "gpio":
-        return [_device(Path("/dev/gpiochip0"), "gpio", system)]
-    if config.backend == "serial":
-        port = Path(str(config.backend_options.get("port", "/dev/pc6band")))
-        return [_device(port, "dialout", system), *_modem_manager(system)]
-    return _bluez(config, system)
+    checks = [_device(Path(d.path), d.group, system) for d in backend.devices(options)]
+    if any(d.group == "dialout" for d in backend.devices(options)):
+        checks += _modem_manager(system)  # it probes every new serial port
+    if "bluetooth" in backend.services:
+        checks += _bluez(config, system)
+    return checks
+
+
+def _simulated_by_default(name: str) -> bool:
+    from firmware_host.drive.actuator import backend_is_simulated
+
+    return backend_is_simulated(name, {})
 
 
 def _device(path: Path, group: str, system: System) -> Check:

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 EXIT_INVALID = 2
 EXTENSIONS = (
@@ -15,6 +16,10 @@ EXTENSIONS = (
     "firmware_host.cli.daemon",
     "firmware_host.web.command",  # the last stage, found by name: cli never imports web
 )
+
+#: Commands of other distributions under ``pc6 sim`` (the simulator's ``pc6 sim band``):
+#: each entry point names an object with ``help`` (one line) and ``main(argv) -> int``.
+SIM_COMMAND_GROUP = "pc6band.sim_commands"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -26,8 +31,14 @@ def _level(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every ``pc6`` subcommand."""
+def build_parser(*, sim_commands: bool = True) -> argparse.ArgumentParser:
+    """The argument parser for every ``pc6`` subcommand.
+
+    Args:
+        sim_commands: also list the ``pc6 sim`` commands of other distributions (reading
+            entry points costs tens of ms, so :func:`main` asks only when ``sim`` or help
+            is on the command line).
+    """
     parser = argparse.ArgumentParser(
         prog="pc6",
         description="Drive a PC6 (Nei Guan) acupressure wristband: profiles, "
@@ -76,11 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = sub.add_parser("sim", help="simulated hardware: a band on a pseudo-terminal, …")
     simsub = simulate.add_subparsers(dest="sim_command", metavar="WHAT", required=True)
-    simband = simsub.add_parser(
-        "band", add_help=False, help="a simulated band on a pty (pc6 sim band --help)"
-    )
-    simband.add_argument("rest", nargs=argparse.REMAINDER)
-    simband.set_defaults(handler=_cmd_sim_band)
+    for name, entry in _sim_commands().items() if sim_commands else ():
+        command = entry.load()
+        extra = simsub.add_parser(name, add_help=False, help=command.help)
+        extra.add_argument("rest", nargs=argparse.REMAINDER)
+        extra.set_defaults(handler=lambda args, main=command.main: main(list(args.rest)))
 
     for name in EXTENSIONS:
         # Each module adds its own subcommands; it must be cheap to import (no heavy libs).
@@ -93,16 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pc6`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["ctl"]:
+        # The stop button over SSH: straight to the client, none of the rest of the CLI.
+        from firmware_host.cli.ctl import main as ctl_main
+
+        return ctl_main(argv[1:])
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    argv = list(sys.argv[1:] if argv is None else argv)
     # The band commands parse their own options (argparse's REMAINDER drops a leading --help).
     if argv[:1] == ["band"]:
         return _guarded(lambda: _cmd_band(argparse.Namespace(rest=argv[1:])))
-    if argv[:2] == ["sim", "band"]:
-        return _guarded(lambda: _cmd_sim_band(argparse.Namespace(rest=argv[2:])))
-    parser = build_parser()
+    if argv[:1] == ["sim"] and len(argv) > 1 and argv[1] in (extra := _sim_commands()):
+        command = extra[argv[1]].load()
+        return _guarded(lambda: int(command.main(argv[2:])))
+    parser = build_parser(sim_commands=not argv or argv[0] in ("sim", "-h", "--help"))
     args = parser.parse_args(argv)
     if args.version:
         from firmware_host import __version__
@@ -171,10 +188,11 @@ def _cmd_band(args: argparse.Namespace) -> int:
     return band_main(list(args.rest))
 
 
-def _cmd_sim_band(args: argparse.Namespace) -> int:
-    from firmware_host.cli.band import sim_band_main
+def _sim_commands() -> dict[str, Any]:
+    """The registered ``pc6 sim`` commands by name (entry points, not loaded yet)."""
+    from importlib.metadata import entry_points
 
-    return sim_band_main(list(args.rest))
+    return {ep.name: ep for ep in entry_points(group=SIM_COMMAND_GROUP)}
 
 
 if __name__ == "__main__":

@@ -1,42 +1,137 @@
-"""Pictures of a timeline: a terminal plot, and a PNG through matplotlib (optional extra)."""
+"""Pictures of a timeline: a terminal plot, and a PNG through matplotlib (optional extra).
+
+Both have to show duty cycling honestly — the safety of pressure rests on it — so a column
+that holds several separate presses is drawn as a range (from its lowest to its highest
+level) with a duty strip under it, never as one solid block at its peak.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 from firmware_host.durations import format_duration
-from firmware_host.errors import PC6Error
+from firmware_host.errors import InvalidInput, PC6Error
 from firmware_host.plan.timeline import Timeline
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
+PNG_FORMATS = (".png", ".svg", ".pdf")
+DETAIL_ABOVE_MS = 30 * 60 * 1000  # longer than this: an overview and a detail panel
 
 
-def terminal_plot(timeline: Timeline, width: int = 72, height: int = 8) -> str:
-    """The highest level in each column, drawn with block characters, with a time axis."""
+def column_figures(timeline: Timeline, width: int) -> list[tuple[float, float, float]]:
+    """(lowest level, highest level, fraction of time on) of each of ``width`` columns."""
     duration = timeline.duration_ms
-    columns = []
     pts = list(timeline.points())
+    out: list[tuple[float, float, float]] = []
+    k = 0
     for c in range(width):
         a, b = duration * c / width, duration * (c + 1) / width
-        inside = [v for t, v in pts if a <= t <= b]
-        columns.append(max([timeline.level_at(a), timeline.level_at(b), *inside]))
+        while k < len(pts) - 1 and pts[k + 1][0] < a:
+            k += 1
+        values = [timeline.level_at(a), timeline.level_at(b)]
+        on = 0.0
+        j = k
+        while j < len(pts) - 1 and pts[j][0] <= b:
+            (t0, v0), (t1, v1) = pts[j], pts[j + 1]
+            lo, hi = max(a, t0), min(b, t1)
+            if a <= t0 <= b:
+                values.append(v0)
+            if a <= t1 <= b:
+                values.append(v1)
+            if hi > lo and (v0 > 0 or v1 > 0):
+                on += hi - lo  # a linear piece that is above 0 at one end is on throughout
+            j += 1
+        out.append((min(values), max(values), on / (b - a) if b > a else 0.0))
+    return out
+
+
+def terminal_plot(
+    timeline: Timeline,
+    width: int = 72,
+    height: int = 8,
+    *,
+    marks: Sequence[tuple[int, int]] = (),
+) -> str:
+    """Each column's range of levels (█ where it is always at least this, ░ up to its
+    highest), a duty strip (tenths of the column that are on), and ``marks`` — spans in ms
+    where the gate changes the requested level — as ▲ under the columns they touch.
+    """
+    duration = timeline.duration_ms
+    columns = column_figures(timeline, width)
     rows = []
     for r in range(height, 0, -1):
         line = ""
-        for level in columns:
-            fill = level * height - (r - 1)
-            line += _BLOCKS[max(0, min(8, round(fill * 8)))] if fill < 1 else _BLOCKS[8]
+        for low, high, _ in columns:
+            line += _cell(low, high, r, height)
         label = f"{r / height:4.2f} │" if r in (height, (height + 1) // 2) else "     │"
         rows.append(label + line)
     rows.append("     └" + "─" * width)
-    end = format_duration(duration)
-    rows.append("      0" + end.rjust(width - 1))
+    duty = "".join(_duty_char(d) for *_, d in columns)
+    rows.append("duty  " + duty)
+    if marks:
+        marked = [" "] * width
+        for start, end in marks:
+            first = min(width - 1, int(start * width / duration))
+            last = min(width - 1, int(max(start, end - 1) * width / duration))
+            for c in range(first, last + 1):
+                marked[c] = "▲"
+        rows.append("gate  " + "".join(marked))
+    rows.append("      0" + format_duration(duration).rjust(width - 1))
+    legend = "      █ on throughout  ░ range within a column  duty: tenths on"
+    rows.append(legend + ("  ▲ gate changes it" if marks else ""))
     return "\n".join(rows)
 
 
-def png_plot(timeline: Timeline, path: str, *, title: str = "") -> None:
-    """Draw the timeline to a PNG file.
+def _duty_char(duty: float) -> str:
+    """How much of a column is on: blank none, · under a tenth, 1–9 tenths, █ all."""
+    if duty <= 0:
+        return " "
+    if duty >= 0.995:
+        return "█"
+    return "·" if duty < 0.1 else str(int(duty * 10))
+
+
+def _cell(low: float, high: float, r: int, height: int) -> str:
+    """Row ``r`` of a column: solid where it is always at least this, ░ up to its highest."""
+    floor, top = low * height - (r - 1), high * height - (r - 1)
+    if floor >= 1:
+        return _BLOCKS[8]
+    if top <= 1 / 16:
+        return " "
+    if low == high:
+        return _BLOCKS[max(1, min(8, round(top * 8)))]
+    return "░"
+
+
+def check_output_path(path: str) -> Path:
+    """Where a picture goes: an existing folder, and a known picture extension.
+
+    A name without an extension gets ``.png`` (and the caller says so).
 
     Raises:
-        PC6Error: matplotlib is not installed (``pip install 'pc6band[plot]'``).
+        InvalidInput: the folder does not exist, or the extension is not png, svg or pdf.
+    """
+    out = Path(path)
+    if out.suffix == "":
+        out = out.with_name(out.name + ".png")
+    if out.suffix.lower() not in PNG_FORMATS:
+        raise InvalidInput(f"-o {path}: cannot draw a {out.suffix} file; use .png, .svg or .pdf")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"-o {path}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise InvalidInput(f"-o {path}: is a folder")
+    return out
+
+
+def import_pyplot() -> Any:
+    """matplotlib's pyplot on a file-only backend.
+
+    Raises:
+        PC6Error: matplotlib is not installed; the message names the command that installs
+            it into the Python running this command.
     """
     try:
         import matplotlib
@@ -44,18 +139,110 @@ def png_plot(timeline: Timeline, path: str, *, title: str = "") -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as err:
-        raise PC6Error("plotting needs matplotlib: pip install 'pc6band[plot]'") from err
-    seconds = [t / 1000 for t in timeline.times_ms]
-    scale, unit = (60.0, "min") if seconds[-1] > 300 else (1.0, "s")
-    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=110)
-    ax.plot([s / scale for s in seconds], timeline.levels, lw=1.2, color="#3465a4")
-    ax.fill_between([s / scale for s in seconds], timeline.levels, alpha=0.25, color="#3465a4")
-    ax.set_ylim(0, 1.05)
-    ax.set_xlim(0, seconds[-1] / scale)
-    ax.set_xlabel(f"time ({unit})")
-    ax.set_ylabel("level (of comfortable max)")
-    ax.set_title(title or timeline.name)
-    ax.grid(alpha=0.3)
+        raise PC6Error(
+            f"plotting needs matplotlib, which is not installed here: "
+            f"{sys.executable} -m pip install matplotlib"
+        ) from err
+    return plt
+
+
+def png_plot(
+    timeline: Timeline,
+    path: str | Path,
+    *,
+    title: str = "",
+    delivered: Timeline | None = None,
+    marks: Sequence[tuple[int, int]] = (),
+    kind: str = "",
+) -> None:
+    """Draw the timeline to a picture file (its extension picks the format).
+
+    With ``delivered``, the picture shows what the wrist gets on ``kind`` filled, what the
+    profile asks for as a dashed line, and ``marks`` (ms spans the gate changes) shaded.
+    A profile longer than half an hour gets an overview and a detail panel of its first
+    on-stretches, so a night's short bursts are not hair-thin spikes.
+
+    Raises:
+        PC6Error: matplotlib is not installed.
+    """
+    plt = import_pyplot()
+    long = timeline.duration_ms > DETAIL_ABOVE_MS
+    fig, axes = plt.subplots(
+        2 if long else 1, 1, figsize=(11, 6.4 if long else 3.4), dpi=120, squeeze=False
+    )
+    shown = delivered or timeline
+    scale, unit = _time_unit(timeline.duration_ms)
+    _panel(axes[0][0], timeline, delivered, marks, 0, timeline.duration_ms, scale, unit, kind)
+    heading = title or timeline.name
+    if kind:
+        heading += f" — as delivered on {kind}"
+    axes[0][0].set_title(heading)
+    if long:
+        start, end = _detail_window(shown)
+        d_scale, d_unit = _time_unit(end - start)
+        ax = axes[1][0]
+        _panel(ax, timeline, delivered, marks, start, end, d_scale, d_unit, kind)
+        ax.set_title(
+            f"detail: {format_duration(start)} to {format_duration(end)}", fontsize="medium"
+        )
+        axes[0][0].axvspan(start / scale, end / scale, color="#f5c211", alpha=0.25, lw=0)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _time_unit(span_ms: int) -> tuple[float, str]:
+    if span_ms > 3 * 3600 * 1000:
+        return 3600 * 1000.0, "h"
+    if span_ms > 5 * 60 * 1000:
+        return 60 * 1000.0, "min"
+    return 1000.0, "s"
+
+
+def _detail_window(timeline: Timeline) -> tuple[int, int]:
+    """About five minutes around the first on-stretch, so single pulses are visible."""
+    first_on = next((t for t, v in timeline.points() if v > 0), 0)
+    start = max(0, first_on - 10_000)
+    return start, min(timeline.duration_ms, start + 5 * 60 * 1000)
+
+
+def _panel(
+    ax: Any,
+    requested: Timeline,
+    delivered: Timeline | None,
+    marks: Sequence[tuple[int, int]],
+    start: int,
+    end: int,
+    scale: float,
+    unit: str,
+    kind: str,
+) -> None:
+    shown = delivered or requested
+    xs = [t / scale for t in shown.times_ms]
+    label = f"delivered on {kind}" if delivered is not None else "level"
+    ax.fill_between(xs, shown.levels, color="#3465a4", alpha=0.35, lw=0, label=label)
+    ax.plot(xs, shown.levels, lw=0.9, color="#204a87")
+    if delivered is not None:
+        ax.plot(
+            [t / scale for t in requested.times_ms],
+            requested.levels,
+            lw=0.9,
+            ls="--",
+            color="#555753",
+            label="requested by the profile",
+        )
+        for i, (a, b) in enumerate(marks):
+            ax.axvspan(
+                a / scale,
+                max(b, a + 1) / scale,
+                color="#cc0000",
+                alpha=0.18,
+                lw=0,
+                label="changed by the safety gate" if i == 0 else None,
+            )
+        ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(start / scale, end / scale)
+    ax.set_xlabel(f"time from start ({unit})")
+    ax.set_ylabel("level (0–1 of comfortable max)")
+    ax.grid(alpha=0.3)

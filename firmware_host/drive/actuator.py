@@ -11,12 +11,13 @@ from __future__ import annotations
 import abc
 import enum
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from importlib.metadata import entry_points
 from typing import Any
 
-from firmware_host.errors import BackendUnavailable, InvalidInput
+from firmware_host.errors import BackendUnavailable, ConfigError, InvalidInput, PC6Error
 
 logger = logging.getLogger(__name__)
 
@@ -143,31 +144,136 @@ class Actuator(abc.ABC):
 
 
 BackendFactory = Callable[..., Actuator]
+OptionsCheck = Callable[[ActuatorKind, Mapping[str, Any]], dict[str, Any]]
+
+
+def _no_options(kind: ActuatorKind, options: Mapping[str, Any]) -> dict[str, Any]:
+    if options:
+        raise ConfigError(f"{sorted(options)[0]}: this backend takes no options")
+    return {}
+
+
+def _never(options: Mapping[str, Any]) -> bool:
+    return False
+
+
+def _no_devices(options: Mapping[str, Any]) -> tuple[Device, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device node a backend opens, and the group that grants access to it."""
+
+    path: str
+    group: str
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Everything pc6band asks about one backend: what its entry point names.
+
+    A backend is one module holding one of these (as ``BACKEND``) plus one entry point in
+    the ``pc6band.backends`` group; the config file, ``pc6 run``, ``pc6 config check``,
+    ``pc6 doctor`` and ``pc6 ctl status`` all ask the registry, never a list of names. Keep
+    the module cheap to import: import the vendor library inside ``create``.
+
+    Attributes:
+        create: ``create(kind="vibration"|"pressure", **options) -> Actuator``: the options
+            as written (checked again there), plus what only code passes (``clock`` ...).
+        check_options: validates the options as a config file's ``[backend]`` table or the
+            command line gives them (without ``name`` and ``kind``) and returns them;
+            raises :class:`~firmware_host.errors.ConfigError` as ``"KEY: reason"``.
+        simulated: whether, with these options, nothing physical moves.
+        devices: the device nodes it opens with these options (``pc6 doctor`` checks them).
+        services: system services it needs running (``pc6 doctor`` checks them).
+        summary: one line for help texts.
+    """
+
+    create: BackendFactory
+    check_options: OptionsCheck = _no_options
+    simulated: Callable[[Mapping[str, Any]], bool] = _never
+    devices: Callable[[Mapping[str, Any]], tuple[Device, ...]] = _no_devices
+    services: tuple[str, ...] = ()
+    summary: str = ""
+
+
+#: Backends loaded so far, by name: status asks whether the backend is simulated every tick.
+_loaded: dict[str, Backend] = {}
 
 
 def available_backends() -> list[str]:
     """Names of the backends registered under the ``pc6band.backends`` entry-point group."""
-    return sorted(ep.name for ep in entry_points(group=BACKEND_GROUP))
+    return sorted({ep.name for ep in entry_points(group=BACKEND_GROUP)})
+
+
+def load_backend(name: str) -> Backend:
+    """The registered backend called ``name``.
+
+    Its module is imported now; its vendor library only when it creates an actuator. An
+    entry point naming a bare factory function (the older form) works too: it takes any
+    options, and is not simulated.
+
+    Raises:
+        InvalidInput: no backend of that name (the message lists the known ones).
+        BackendUnavailable: its module cannot be imported.
+    """
+    if name in _loaded:
+        return _loaded[name]
+    found = [ep for ep in entry_points(group=BACKEND_GROUP) if ep.name == name]
+    if not found:
+        known = available_backends()
+        hint = get_close_matches(str(name), known, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise InvalidInput(
+            f"unknown backend {name!r}; known backends: {', '.join(known) or 'none'}{extra}"
+        )
+    try:
+        target = found[0].load()
+    except ImportError as err:
+        raise BackendUnavailable(
+            f"backend {name!r} cannot be loaded: {err}; install pc6band with its dependencies"
+        ) from err
+    if not isinstance(target, Backend):
+        target = Backend(create=target, check_options=lambda kind, options: dict(options))
+    _loaded[name] = target
+    return target
 
 
 def create_backend(name: str, **options: Any) -> Actuator:
     """Create the backend registered as ``name`` with its options.
 
-    The backend module (and its vendor library) is imported only now, so a missing library
-    fails here with a clear message, not in the middle of a session.
+    The backend's vendor library is imported only now, so a missing library fails here with
+    a clear message, not in the middle of a session.
 
     Raises:
-        InvalidInput: no backend of that name.
+        InvalidInput: no backend of that name, or an option it refuses.
         BackendUnavailable: its library cannot be imported.
     """
-    found = [ep for ep in entry_points(group=BACKEND_GROUP) if ep.name == name]
-    if not found:
-        known = ", ".join(available_backends()) or "none"
-        raise InvalidInput(f"unknown backend {name!r}; known backends: {known}")
+    backend = load_backend(name)
     try:
-        factory: BackendFactory = found[0].load()
+        return backend.create(**options)
     except ImportError as err:
         raise BackendUnavailable(
             f"backend {name!r} cannot be loaded: {err}; install pc6band with its dependencies"
         ) from err
-    return factory(**options)
+
+
+def check_backend_options(
+    name: str, kind: ActuatorKind, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The options for backend ``name`` checked by the backend itself.
+
+    Raises:
+        InvalidInput: no backend of that name.
+        ConfigError: ``"KEY: reason"`` for the first option it refuses.
+    """
+    return load_backend(name).check_options(kind, options)
+
+
+def backend_is_simulated(name: str, options: Mapping[str, Any]) -> bool:
+    """Whether backend ``name`` with ``options`` moves nothing physical (False if unknown)."""
+    try:
+        return load_backend(name).simulated(options)
+    except PC6Error:
+        return False

@@ -8,9 +8,17 @@ tuning a profile wants to know where, in words, without wearing it.
 
 from __future__ import annotations
 
-from firmware_host.drive.actuator import ActuatorKind
+import itertools
+from dataclasses import dataclass
+
+from firmware_host.clock import EPSILON_S, LoopClock
+from firmware_host.drive.actuator import Actuator, ActuatorKind, Capabilities
+from firmware_host.drive.trace import TraceRecorder
 from firmware_host.durations import format_duration
-from firmware_host.guard.limits import Limits
+from firmware_host.errors import ProfileError
+from firmware_host.guard.events import GateEvent, LimitReached
+from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.limits import HARD_LIMITS, Limits
 from firmware_host.plan.timeline import Timeline
 
 
@@ -62,3 +70,229 @@ def _presses(pts: list[tuple[int, float]]) -> list[tuple[int, int]]:
             out.append((start, t1))
             start = None
     return out
+
+
+# -- the gate's view: the real SafetyGate, played on virtual time --------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """A stretch where what the wrist gets differs from what the profile asks for."""
+
+    start_ms: int
+    end_ms: int
+    what: str  # "slowed" (soft start), "held back" (a whole press withheld), "cut short"
+
+
+@dataclass(frozen=True)
+class GateView:
+    """What a profile delivers on one actuator kind, next to what it requests."""
+
+    kind: ActuatorKind
+    requested: Timeline
+    delivered: Timeline
+    dose: float  # level·s, exact from the gate's trace
+    changes: tuple[Change, ...]
+    limit_events: tuple[tuple[int, str], ...]  # (ms, reason) of cuts and ends by a limit
+
+    @property
+    def changed(self) -> bool:
+        """True when the gate reshapes anything."""
+        return bool(self.changes or self.limit_events)
+
+    def summary(self) -> list[str]:
+        """One plain line per kind of change, with a count and where it first happens."""
+        lines: list[str] = []
+        labels = {
+            "slowed": "rises slowed by the soft-start limit",
+            "held back": "presses held back (rest at least as long as the press before)",
+            "cut short": "stretches cut short or reshaped",
+        }
+        for what, label in labels.items():
+            found = [c for c in self.changes if c.what == what]
+            if found:
+                lines.append(
+                    f"{self.kind}: {len(found)} {label}, first at "
+                    f"{format_duration(found[0].start_ms)}"
+                )
+        lines.extend(
+            f"{self.kind}: at {format_duration(t)} {reason}" for t, reason in self.limit_events
+        )
+        return lines
+
+
+def refuse_beyond_ceiling(timeline: Timeline, kind: ActuatorKind) -> None:
+    """Refuse continuous stimulation longer than the hard ceiling for ``kind``.
+
+    The gate would cut such a stretch and rest, over and over, until a budget ends the
+    night: the profile asks for something no configuration may allow, so it is a mistake.
+
+    Raises:
+        ProfileError: naming the step where the stretch starts and how long it is.
+    """
+    ceiling_s = HARD_LIMITS[kind].max_continuous_on_s
+    for start, end in _presses(list(timeline.points())):
+        if (end - start) / 1000 > ceiling_s:
+            raise ProfileError(
+                f"asks for {format_duration(end - start)} of continuous {kind} from "
+                f"{format_duration(start)}, beyond the hard ceiling of "
+                f"{format_duration(ceiling_s * 1000)}; break it into presses with rests",
+                source=timeline.source,
+                field=timeline.step_at(start + round(ceiling_s * 1000)),
+            )
+
+
+def gate_view(
+    timeline: Timeline,
+    kind: ActuatorKind,
+    limits: Limits,
+    *,
+    max_level: float | None = None,
+) -> GateView:
+    """Play ``timeline`` through a real :class:`SafetyGate` on virtual time.
+
+    The gate drives a recording actuator that ramps by itself (as the simulator and a band
+    do); the player issues each breakpoint at its deadline and serves the gate's own
+    deadlines in between, as the engine does. Nothing but the gate decides what changes.
+
+    Raises:
+        ProfileError: continuous stimulation beyond the hard ceiling (see
+            :func:`refuse_beyond_ceiling`).
+    """
+    import async_solipsism
+
+    refuse_beyond_ceiling(timeline, kind)
+    loop = async_solipsism.EventLoop()
+    try:
+        rows, events = loop.run_until_complete(_play(timeline, kind, limits, max_level))
+    finally:
+        loop.close()
+    delivered = _timeline_from_rows(rows, timeline.name)
+    return GateView(
+        kind=kind,
+        requested=timeline,
+        delivered=delivered,
+        dose=sum((v0 + v1) / 2 * (t1 - t0) for (t0, v0), (t1, v1) in itertools.pairwise(rows)),
+        changes=tuple(_changes(timeline, delivered)),
+        limit_events=tuple(events),
+    )
+
+
+class _Recording(Actuator):
+    """An output that only listens: it ramps by itself, like the simulator or a band."""
+
+    def __init__(self, kind: ActuatorKind) -> None:
+        super().__init__()
+        self.capabilities = Capabilities(kind=kind, can_ramp=True, simulated=True)
+
+    async def open(self) -> None:
+        return None
+
+    async def set_level(self, level: float, *, lease_s: float, ramp_s: float = 0.0) -> None:
+        return None
+
+    async def off(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+async def _play(
+    timeline: Timeline, kind: ActuatorKind, limits: Limits, max_level: float | None
+) -> tuple[list[tuple[float, float]], list[tuple[int, str]]]:
+    clock = LoopClock(simulated=True)
+    events: list[tuple[int, str]] = []
+    gate = SafetyGate(_Recording(kind), clock, limits, max_level=max_level)
+    t0 = clock.now()
+
+    def note(event: GateEvent) -> None:
+        if isinstance(event, LimitReached):
+            events.append((round((clock.now() - t0) * 1000), event.reason))
+
+    gate.subscribe(note)
+    recorder = TraceRecorder(t0, keep_rows=True)
+    await gate.open(recorder)
+    try:
+        for (ta, va), (tb, vb) in itertools.pairwise(timeline.points()):
+            if gate.finished or gate.tripped:
+                break
+            await _wait(gate, clock, t0 + ta / 1000)
+            if gate.finished or gate.tripped:
+                break
+            for at_ms, level, ramp_ms in _segment(ta, va, tb, vb, gate.max_level):
+                await _wait(gate, clock, t0 + at_ms / 1000)
+                await gate.command(level, ramp_ms / 1000)
+        else:
+            await _wait(gate, clock, t0 + timeline.duration_ms / 1000)
+        if gate.output > 0 and not gate.tripped:
+            await gate.command(0.0)
+    finally:
+        await gate.close()
+    return recorder.rows, events
+
+
+def _segment(
+    ta: int, va: float, tb: int, vb: float, cap: float
+) -> list[tuple[float, float, float]]:
+    """(ms, level, ramp ms) commands for one segment, split where it meets the ceiling."""
+    ea, eb = min(cap, va), min(cap, vb)
+    if tb == ta:
+        return [(ta, eb, 0.0)]
+    if (va - cap) * (vb - cap) < 0:
+        tc = ta + (cap - va) / (vb - va) * (tb - ta)
+        if vb > va:
+            return [(ta, cap, tc - ta), (tc, cap, 0.0)]
+        return [(ta, cap, 0.0), (tc, eb, tb - tc)]
+    return [(ta, ea, 0.0)] if ea == eb else [(ta, eb, tb - ta)]
+
+
+async def _wait(gate: SafetyGate, clock: LoopClock, deadline: float) -> None:
+    """Until ``deadline``, serving the gate's own deadlines (leases, cuts, rests)."""
+    while not (gate.finished or gate.tripped):
+        due = gate.next_deadline()
+        wake = deadline if due is None else min(deadline, due)
+        if wake > clock.now() + EPSILON_S:
+            await clock.sleep_until(wake)
+        now = clock.now() + EPSILON_S
+        if now >= deadline:
+            return
+        if due is not None and now >= due:
+            await gate.poll()
+
+
+def _timeline_from_rows(rows: list[tuple[float, float]], name: str) -> Timeline:
+    times = [round(t * 1000) for t, _ in rows]
+    levels = [v for _, v in rows]
+    return Timeline(tuple(times), tuple(levels), name)
+
+
+def _changes(requested: Timeline, delivered: Timeline) -> list[Change]:
+    """Stretches where the delivered level differs from the requested one, classified."""
+    grid = sorted({*requested.times_ms, *delivered.times_ms})
+    samples: list[tuple[int, float, float]] = []
+    for a, b in itertools.pairwise(grid):
+        for t in (a, (a + b) / 2):
+            samples.append((round(t), requested.level_at(t), delivered.level_at(t)))
+    out: list[Change] = []
+    start: int | None = None
+    for t, want, got in samples:
+        differs = abs(want - got) > 1e-3
+        if differs and start is None:
+            start = t
+        elif not differs and start is not None:
+            out.append(Change(start, t, _what(requested, delivered, start)))
+            start = None
+    if start is not None:
+        out.append(Change(start, requested.duration_ms, "cut short"))
+    return out
+
+
+def _what(requested: Timeline, delivered: Timeline, t: int) -> str:
+    """Why the delivered level leaves the requested one at ``t``: slowed, held back, cut."""
+    now, soon = delivered.level_at(t), delivered.level_at(t + 1)
+    if soon > now and requested.level_at(t + 1) > soon:
+        return "slowed"
+    if soon <= 1e-9 and requested.level_at(t + 1) > 0:
+        return "held back"
+    return "cut short"

@@ -9,15 +9,16 @@ keeps the previous version and is reported (status, journal), never half-applied
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from firmware_host.errors import ConfigError, ProfileError
 from firmware_host.plan.library import resolve
 from firmware_host.plan.profile import Profile, load_profile
+from firmware_host.plan.schedule import Entry
 from firmware_host.plan.timeline import Timeline, compile_profile
-from firmware_host.session.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,23 @@ def check_profile(store: ProfileStore, kind: str, name: str, key: str) -> Loaded
     return loaded
 
 
-def check_schedule(config: Config, store: ProfileStore) -> None:
+class ScheduledConfig(Protocol):
+    """What :func:`check_schedule` reads of a config (the session's ``Config`` has it)."""
+
+    @property
+    def source(self) -> str:
+        """Where the config was read from, for the message."""
+
+    @property
+    def kind(self) -> str:
+        """What the backend drives: ``"vibration"`` or ``"pressure"``."""
+
+    @property
+    def schedule(self) -> Sequence[Entry]:
+        """The schedule's entries, in order."""
+
+
+def check_schedule(config: ScheduledConfig, store: ProfileStore) -> None:
     """Every scheduled profile loads and suits the backend.
 
     Raises:
@@ -126,6 +143,6 @@ def check_schedule(config: Config, store: ProfileStore) -> None:
     """
     for i, entry in enumerate(config.schedule):
         try:
-            check_profile(store, config.kind.value, entry.profile, f"schedule[{i}].profile")
+            check_profile(store, str(config.kind), entry.profile, f"schedule[{i}].profile")
         except ConfigError as err:
             raise ConfigError(f"{config.source}: {err}") from None

@@ -13,6 +13,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import assert_never
 
 from firmware_host.errors import ProfileError
 from firmware_host.plan.profile import (
@@ -46,7 +47,7 @@ class Stats:
     peak: float
     longest_on_ms: int
     steepest_rise_per_s: float
-    time_at_level_ms: tuple[int, ...]  # ms spent in (0,.1], (.1,.2], … (.9,1]
+    time_at_level_ms: tuple[int, ...]  # ms on in (0,.1), [.1,.2), … [.9,1]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,15 @@ class Timeline:
     times_ms: tuple[int, ...]
     levels: tuple[float, ...]
     name: str = ""
+    source: str = ""
+    spans: tuple[tuple[int, int, str], ...] = ()  # (start ms, end ms, field) of each top step
+
+    def step_at(self, t_ms: int) -> str:
+        """The field of the top-level step playing at ``t_ms`` (``steps`` if unknown)."""
+        for start, end, path in self.spans:
+            if start <= t_ms < end or (start == end == t_ms):
+                return path
+        return "steps"
 
     @property
     def duration_ms(self) -> int:
@@ -124,9 +134,10 @@ class Timeline:
 
 
 def _bin_segment(bins: list[float], v0: float, v1: float, dt: float) -> None:
-    """Spread a segment's time over the level bins (exact for linear segments)."""
+    """Spread a segment's time over the level bins [0, .1), [.1, .2) … [.9, 1] (exact for
+    linear segments); a level of exactly 0.1 counts in the 0.1+ bin."""
     if v0 == v1:
-        bins[min(9, max(0, int((v0 - 1e-12) * 10)))] += dt
+        bins[min(9, max(0, int(v0 * 10 + 1e-9)))] += dt
         return
     lo, hi = sorted((v0, v1))
     for b in range(10):
@@ -224,6 +235,8 @@ class _Builder:
                 mark = len(self.times)
                 self.one(inner)
                 self.modulate(mark, modulation)
+            case _:  # a kind the reader knows and the compiler not: never compile to nothing
+                assert_never(step)
 
     def modulate(self, mark: int, m: Modulation) -> None:
         """Reshape the breakpoints from ``mark`` on: the step just walked, whole."""
@@ -390,7 +403,11 @@ def compile_profile(profile: Profile) -> Timeline:
         ProfileError: the profile does not end at level 0, is too long, or too large.
     """
     builder = _Builder(profile)
-    builder.walk(profile.steps)
+    spans: list[tuple[int, int, str]] = []
+    for i, step in enumerate(profile.steps):
+        start = builder.t
+        builder.one(step)
+        spans.append((start, builder.t, f"steps[{i}]"))
     times, levels = _normalise(builder.times, builder.levels)
     if levels[-1] != 0:
         raise ProfileError(
@@ -401,4 +418,4 @@ def compile_profile(profile: Profile) -> Timeline:
         )
     if times[-1] == 0:
         raise ProfileError("has no duration", source=profile.source, field="steps")
-    return Timeline(tuple(times), tuple(levels), profile.name)
+    return Timeline(tuple(times), tuple(levels), profile.name, profile.source, tuple(spans))

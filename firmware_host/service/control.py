@@ -16,6 +16,8 @@ told apart from the next request). The daemon keeps serving everyone else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import grp
 import json
 import logging
@@ -33,11 +35,18 @@ from typing import Any
 from firmware_host.durations import parse_duration_ms
 from firmware_host.errors import ConfigError, DurationError, PC6Error
 from firmware_host.service.daemon import Daemon
+from firmware_host.service.framing import MAX_LINE, MalformedRequest, parse_request
 from firmware_host.service.last_night import last_night
 
 logger = logging.getLogger(__name__)
 
-MAX_LINE = 4096
+MAX_CLIENTS = 32
+IDLE_TIMEOUT_S = 10.0  # `pc6 ctl` sends its request at once; a script has ten seconds
+SEND_TIMEOUT_S = 5.0
+REFUSED_READ_S = 1.0
+BACKLOG = 128
+ACCEPT_RETRY_S = 0.1
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 COMMANDS = (
     "status",
     "start",
@@ -126,6 +135,15 @@ def _gid(group: str | None) -> int | None:
 class ControlServer:
     """Serves the daemon's commands on a Unix socket.
 
+    The transport is bounded so that no client, or crowd of clients, can keep the stop
+    command out: at most ``max_clients`` connections are open at once, and when one more
+    arrives the connection that has been idle longest (connected, no request in progress)
+    is told why and closed to make room. A connection that sends nothing for
+    ``idle_timeout_s`` is closed; a reply the client does not read within ``send_timeout_s``
+    ends its connection. When the process runs out of file descriptors anyway, accept
+    errors are logged at most once a minute (with a count) and an idle connection is closed
+    to free one.
+
     ``authorize`` and ``credentials`` are injectable so a test can present a peer with a
     uid that is not allowed, without a second user account.
     """
@@ -138,14 +156,27 @@ class ControlServer:
         group: str | None = None,
         authorize: Callable[[Peer], bool] | None = None,
         credentials: Callable[[socket.socket], Peer] = peer_credentials,
+        max_clients: int = MAX_CLIENTS,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        send_timeout_s: float = SEND_TIMEOUT_S,
     ) -> None:
         self.daemon = daemon
         self.path = Path(path)
         self.group = group
         self.authorize = authorize or GroupPolicy(group)
         self.credentials = credentials
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[Any]] = set()
+        self.max_clients = max_clients
+        self.idle_timeout_s = idle_timeout_s
+        self.send_timeout_s = send_timeout_s
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._clients: dict[asyncio.Task[None], _Connection] = {}
+        self._accept_errors = RateLimitedLog(logger, "control API: cannot accept a connection")
+
+    @property
+    def connections(self) -> int:
+        """How many client connections are open now."""
+        return len(self._clients)
 
     async def start(self) -> None:
         """Bind the socket (0660, in the group) and start accepting.
@@ -155,60 +186,178 @@ class ControlServer:
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(self.path)
-        self._server = await asyncio.start_unix_server(
-            self._client, path=str(self.path), limit=MAX_LINE
-        )
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(self.path))
+            listener.listen(BACKLOG)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        self._listener = listener
         os.chmod(self.path, 0o660)
         gid = _gid(self.group)
         if gid is not None:
             os.chown(self.path, -1, gid)
+        self._accepting = asyncio.get_running_loop().create_task(self._accept_loop())
         logger.info("control API on %s", self.path)
 
     async def close(self) -> None:
         """Stop accepting, end open connections and remove the socket file."""
-        if self._server is not None:
-            self._server.close()
-            for task in list(self._clients):
-                task.cancel()
-            await self._server.wait_closed()
-            self._server = None
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+            self._accepting = None
+        clients = list(self._clients)
+        for task in clients:
+            task.cancel()
+        if clients:
+            await asyncio.gather(*clients, return_exceptions=True)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         self.path.unlink(missing_ok=True)
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._clients.add(task)
-        try:
-            peer = self.credentials(writer.get_extra_info("socket"))
-            if not self.authorize(peer):
-                logger.warning("control API: refused %s", peer)
-                await _send(writer, _error(f"not authorised: uid {peer.uid} is not allowed"))
-                return
-            await self._serve(reader, writer, peer)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            if task is not None:
-                self._clients.discard(task)
-            writer.close()
-
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Peer
-    ) -> None:
+    async def _accept_loop(self) -> None:
+        assert self._listener is not None
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                line = await reader.readuntil(b"\n")
+                conn, _ = await loop.sock_accept(self._listener)
+            except OSError as err:
+                self._accept_errors.note(loop.time(), err)
+                # Out of descriptors: an idle client's is the one to give back. Otherwise
+                # wait a little rather than spin on an error that repeats at once.
+                if not (err.errno in OUT_OF_RESOURCES and await self._evict("out of resources")):
+                    await asyncio.sleep(ACCEPT_RETRY_S)
+                continue
+            if len(self._clients) >= self.max_clients and not await self._evict(
+                f"too many connections (at most {self.max_clients}); the idlest is closed first"
+            ):
+                _refuse(conn, f"busy: {self.max_clients} requests in progress, try again")
+                continue
+            await self._begin(conn)
+
+    async def _begin(self, conn: socket.socket) -> None:
+        try:
+            peer = self.credentials(conn)
+            reader, writer = await asyncio.open_unix_connection(sock=conn, limit=MAX_LINE)
+        except OSError as err:
+            logger.debug("control API: a client left before it was served: %s", err)
+            conn.close()
+            return
+        state = _Connection(writer, asyncio.get_running_loop().time())
+        task = asyncio.get_running_loop().create_task(self._client(reader, state, peer))
+        self._clients[task] = state
+
+    async def _evict(self, why: str) -> bool:
+        """Close the connection idle longest (none with a request in progress)."""
+        idle = [(state.since, task) for task, state in self._clients.items() if not state.busy]
+        if not idle:
+            return False
+        _, task = min(idle, key=lambda item: item[0])
+        self._clients[task].evicted = why
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return True
+
+    async def _client(self, reader: asyncio.StreamReader, state: _Connection, peer: Peer) -> None:
+        writer = state.writer
+        try:
+            if not self.authorize(peer):
+                logger.warning("control API: refused %s", peer)
+                # Read the request first: closing with it unread would reset the connection
+                # under the client, which might then never see why.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(reader.readline(), REFUSED_READ_S)
+                await self._send(writer, _error(f"not authorised: uid {peer.uid} is not allowed"))
+                return
+            await self._serve(reader, state, peer)
+        except asyncio.CancelledError:
+            if state.evicted:
+                with contextlib.suppress(Exception):
+                    writer.write(_line(_error(f"connection closed: {state.evicted}")))
+        except (ConnectionError, TimeoutError):
+            pass
+        except Exception:  # one client's surprise must not reach the accept loop
+            logger.exception("control API: connection from %s failed", peer)
+        finally:
+            self._clients.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, state: _Connection, peer: Peer) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            state.busy, state.since = False, loop.time()
+            try:
+                line = await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout_s)
+            except TimeoutError:
+                await self._send(
+                    state.writer,
+                    _error(f"idle for {self.idle_timeout_s:g} s: connection closed"),
+                )
+                return
             except asyncio.LimitOverrunError:
-                await _send(writer, _error(f"message too long (at most {MAX_LINE} bytes)"))
+                await self._send(
+                    state.writer, _error(f"message too long (at most {MAX_LINE} bytes)")
+                )
                 return
             except asyncio.IncompleteReadError:
                 return
-            await _send(writer, await handle_line(self.daemon, line, peer))
+            state.busy = True
+            await self._send(state.writer, await handle_line(self.daemon, line, peer))
+
+    async def _send(self, writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
+        writer.write(_line(reply))
+        try:
+            await asyncio.wait_for(writer.drain(), self.send_timeout_s)
+        except TimeoutError:
+            logger.warning("control API: a client did not read its reply; connection closed")
+            writer.transport.abort()
+            raise
 
 
-async def _send(writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
-    writer.write(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
-    await writer.drain()
+@dataclass
+class _Connection:
+    """What the accept loop needs to know about an open connection."""
+
+    writer: asyncio.StreamWriter
+    since: float
+    busy: bool = False
+    evicted: str = ""
+
+
+class RateLimitedLog:
+    """Logs a repeating error once, then at most once per ``every_s`` with a count."""
+
+    def __init__(self, log: logging.Logger, what: str, every_s: float = 60.0) -> None:
+        self.log, self.what, self.every_s = log, what, every_s
+        self._last: float | None = None
+        self._suppressed = 0
+
+    def note(self, now: float, err: BaseException) -> None:
+        """Record one occurrence at ``now`` (seconds on any monotonic clock)."""
+        if self._last is not None and now - self._last < self.every_s:
+            self._suppressed += 1
+            return
+        more = ""
+        if self._suppressed:
+            more = f" ({self._suppressed} more in the last {self.every_s:g} s)"
+        self.log.error("%s: %s%s", self.what, err, more)
+        self._last, self._suppressed = now, 0
+
+
+def _line(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, separators=(",", ":")).encode() + b"\n"
+
+
+def _refuse(conn: socket.socket, message: str) -> None:
+    """Tell a client we cannot serve it, without waiting for it (the socket is ours)."""
+    with contextlib.suppress(OSError):
+        conn.send(_line(_error(message)))
+    conn.close()
 
 
 def _error(message: str, request_id: Any = None) -> dict[str, Any]:
@@ -242,11 +391,9 @@ def _remove_stale(path: Path) -> None:
 async def handle_line(daemon: Daemon, line: bytes, peer: Peer) -> dict[str, Any]:
     """Parse one request line, run it, and return the reply (never raises)."""
     try:
-        request = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        return _error(f"malformed request: not JSON ({err.msg if hasattr(err, 'msg') else err})")
-    if not isinstance(request, dict):
-        return _error('malformed request: must be a JSON object like {"cmd": "status"}')
+        request = parse_request(line)
+    except MalformedRequest as err:
+        return _error(str(err))
     request_id = request.get("id")
     try:
         reply = await handle(daemon, request, peer)

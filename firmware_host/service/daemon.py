@@ -48,7 +48,7 @@ from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
 from firmware_host.service.sdnotify import Notifier
-from firmware_host.service.status import hhmm, iso
+from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
 from firmware_host.session.config import Config, load_config
 
 logger = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ class Daemon:
         if self.config is None and self.config_error is None:
             self.reload()
         self._restore()
-        self._note(None, "daemon", f"started; {daemon_status.summary(self)}")
+        self._note(None, "daemon", f"started; {daemon_status.summary(self.snapshot(upcoming=0))}")
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None
         self.notifier.ready(self.status_line())
@@ -669,13 +669,47 @@ class Daemon:
 
     # -- status (see daemon_status) ------------------------------------------------------
 
+    def snapshot(self, upcoming: int = 3) -> Snapshot:
+        """A frozen copy of the state status shows; taking it changes nothing."""
+        wall = self.clock.wall()
+        session = None
+        if (running := self.running) is not None:
+            engine = running.engine
+            session = SessionView(
+                profile=running.profile,
+                origin=running.origin,
+                why=running.why,
+                started_wall=running.started_wall,
+                elapsed_s=engine.elapsed_s,
+                remaining_s=engine.remaining_s,
+                paused=engine.paused,
+                output=running.gate.output,
+                level=engine.scale,
+                ceiling=running.gate.max_level,
+            )
+        now = self.clock.now()
+        return Snapshot(
+            wall=wall,
+            config=self.config,
+            config_error=self.config_error,
+            trip=self.trip,
+            # A hold that has run out is over, whether or not the loop has cleared it yet.
+            hold=self.hold if self.hold and wall < self.hold[1] else None,
+            snoozed_until=self.snoozed_until,
+            synced=self.synced,
+            session=session,
+            profile_errors=dict(self.profiles.errors),
+            pending=tuple((p.profile, p.due - now) for p in self.pending),
+            upcoming=tuple(self.upcoming(upcoming)),
+        )
+
     def status(self) -> dict[str, Any]:
-        """Everything ``pc6 ctl status`` shows."""
-        return daemon_status.status(self)
+        """Everything ``pc6 ctl status`` shows (read only: never writes the journal)."""
+        return daemon_status.status(self.snapshot())
 
     def status_line(self) -> str:
         """One line for systemd and logs."""
-        return daemon_status.status_line(self)
+        return daemon_status.status_line(self.snapshot(upcoming=1))
 
     def _note(self, session_id: int | None, kind: str, detail: str) -> None:
         try:

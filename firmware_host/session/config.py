@@ -19,9 +19,10 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.drive.actuator import ActuatorKind, available_backends, check_backend_options
+from firmware_host.drive.calibration import Calibration
 from firmware_host.durations import parse_duration_ms
-from firmware_host.errors import ConfigError, DurationError
+from firmware_host.errors import BackendUnavailable, ConfigError, DurationError
 from firmware_host.guard.limits import Limits, limits_for
 from firmware_host.paths import config_dir, default_journal_path, state_dir
 from firmware_host.plan.schedule import Entry, parse_entries, zone
@@ -48,26 +49,6 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "daemon": ("grace", "check_every"),
 }
 KINDS = tuple(k.value for k in ActuatorKind)
-BACKENDS = ("sim", "gpio", "serial", "ble")
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The wearer's levels for one actuator, 0–1 of its full output.
-
-    Attributes:
-        felt: the lowest level the wearer feels; a profile's smallest non-zero level.
-        comfortable: the highest level that stays comfortable; a profile's level 1.
-    """
-
-    felt: float = 0.0
-    comfortable: float = 1.0
-
-    def to_output(self, level: float) -> float:
-        """A profile level (0–1 of the comfortable range) as actuator output."""
-        if level <= 0:
-            return 0.0
-        return self.felt + min(level, 1.0) * (self.comfortable - self.felt)
 
 
 @dataclass(frozen=True)
@@ -241,78 +222,25 @@ def _table(table: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _backend(table: Mapping[str, Any]) -> tuple[str, ActuatorKind, dict[str, Any]]:
+    """The ``[backend]`` table: a registered name, a kind, and options its backend accepts."""
     name = table.get("name", "sim")
-    if name not in BACKENDS:
-        hint = get_close_matches(str(name), BACKENDS, n=1)
+    known = available_backends()
+    if name not in known:
+        hint = get_close_matches(str(name), known, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise ConfigError(
-            f"backend.name: must be one of {', '.join(BACKENDS)}, got {name!r}{extra}"
-        )
+        raise ConfigError(f"backend.name: must be one of {', '.join(known)}, got {name!r}{extra}")
     kind = table.get("kind", "vibration")
     if kind not in KINDS:
         raise ConfigError(f"backend.kind: must be vibration or pressure, got {kind!r}")
     options = {k: v for k, v in table.items() if k not in ("name", "kind")}
-    if name == "gpio":
-        _check_gpio(ActuatorKind(kind), options)
-    else:
-        _check_link_options(name, options)
-    return name, ActuatorKind(kind), options
-
-
-_LINK_TIMINGS = (
-    "ping_interval_s",
-    "link_timeout_s",
-    "reply_timeout_s",
-    "backoff_initial_s",
-    "backoff_max_s",
-    "resume_ramp_s",
-)
-_LINK_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "sim": {},
-    "serial": {
-        "port": str,
-        "baudrate": int,
-        "key_file": str,
-        **dict.fromkeys(_LINK_TIMINGS, (int, float)),
-    },
-    "ble": {
-        "address": str,
-        "key_file": str,
-        "connect_timeout_s": (int, float),
-        **dict.fromkeys(_LINK_TIMINGS, (int, float)),
-    },
-}
-_LINK_REQUIRED = {"serial": "port", "ble": "address"}
-
-
-def _check_link_options(name: str, options: Mapping[str, Any]) -> None:
-    """Options of the sim, serial and ble backends: known keys of the right type, now."""
-    allowed = _LINK_OPTIONS[name]
-    for key, value in options.items():
-        if key not in allowed:
-            hint = get_close_matches(key, list(allowed), n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigError(f"backend.{key}: not an option of the {name} backend{extra}")
-        wanted = allowed[key]
-        if isinstance(value, bool) or not isinstance(value, wanted):
-            raise ConfigError(f"backend.{key}: wrong type, got {value!r}")
-        if isinstance(value, int | float) and not (value > 0 and math.isfinite(value)):
-            raise ConfigError(f"backend.{key}: must be a number above 0, got {value!r}")
-    required = _LINK_REQUIRED.get(name)
-    if required and not options.get(required):
-        raise ConfigError(f"backend.{required}: the {name} backend needs it")
-
-
-def _check_gpio(kind: ActuatorKind, options: dict[str, Any]) -> None:
-    """The gpio backend validates its own options; run it now, not at bedtime."""
     try:
-        from firmware_host.drive.gpio.options import parse_options
-    except ImportError:  # the backend is not installed here; it validates when created
-        return
-    try:
-        parse_options(kind, {k: v for k, v in options.items() if k != "sim_pins"})
+        # Each backend owns its option schema; the registry hands it over (now, not at bedtime).
+        options = check_backend_options(name, ActuatorKind(kind), options)
     except ConfigError as err:
-        raise ConfigError(f"backend.{str(err).removeprefix('gpio.')}") from None
+        raise ConfigError(f"backend.{err}") from None
+    except BackendUnavailable:
+        pass  # its module cannot be imported here; it validates when created
+    return name, ActuatorKind(kind), options
 
 
 def _calibrations(table: Mapping[str, Any]) -> dict[ActuatorKind, Calibration]:

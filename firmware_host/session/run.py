@@ -25,6 +25,7 @@ from firmware_host.errors import InvalidInput, PC6Error
 from firmware_host.guard.events import GateEvent
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import Limits, limits_for
+from firmware_host.guard.preview import gate_view
 from firmware_host.paths import default_journal_path
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.timeline import Timeline, compile_profile
@@ -81,6 +82,9 @@ def run(options: RunOptions) -> int:
     kind = choose_kind(options.profile, options.kind)
     timeline = compile_profile(options.profile)
     limits = limits_for(kind, options.limits)
+    # What the gate will change, told (and journalled) before anything moves; a profile
+    # beyond the hard ceilings is refused here (guard/preview.py).
+    changes = gate_view(timeline, kind, limits, max_level=options.max_level).summary()
     actuator = create_backend(options.backend, kind=kind.value, **options.backend_options)
     simulated = actuator.capabilities.simulated
     if options.fast and not simulated:
@@ -90,6 +94,7 @@ def run(options: RunOptions) -> int:
         )
     journal = Journal(options.journal or default_journal_path())
     session = _Session(options, timeline, actuator, kind, journal, limits)
+    session.gate_changes = changes
     try:
         if options.fast:
             result = _run_virtual(session.main)
@@ -131,6 +136,7 @@ class _Session:
         self.clock: Clock = RealClock()
         self.engine: Engine | None = None
         self.stop_request: str | None = None  # a signal that came before the engine existed
+        self.gate_changes: list[str] = []  # what the safety gate will change, in words
 
     async def main(self, clock: Clock) -> SessionResult:
         """Announce, play, summarise; signals are caught from the first line on."""
@@ -154,6 +160,8 @@ class _Session:
             file=o.out,
             flush=True,
         )
+        for line in self.gate_changes:
+            print(f"  the safety gate changes it — {line}", file=o.out, flush=True)
         trace_file = open(o.trace, "w", encoding="utf-8") if o.trace else None  # noqa: SIM115
         try:
             return await self._play(self.limits, trace_file)
@@ -181,6 +189,8 @@ class _Session:
             kind=self.kind.value,
             simulated=self.actuator.capabilities.simulated,
         )
+        for line in self.gate_changes:
+            self.journal.event(self.session_id, at=clock.wall(), kind="gate change", detail=line)
         sink = CsvTraceWriter(trace_file) if trace_file else None
         result = SessionResult(EndReason.TRIPPED, "did not start")
         try:

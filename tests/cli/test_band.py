@@ -17,13 +17,14 @@ from pc6_sim.band import VirtualBand
 from pc6_sim.bumble_backend import BumbleWorld
 
 from firmware_host.cli import band as band_cli
+from firmware_host.cli.main import main as pc6
 from firmware_host.drive.band import ble as ble_link
 
 
 def sim_band(*args: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "firmware_host.cli.band", "sim-band", *args],
+        [sys.executable, "-m", "firmware_host.cli.main", "sim", "band", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -90,10 +91,11 @@ def test_sim_band_trace_survives_a_kill(tmp_path: Path) -> None:
 
 
 def test_sim_band_invalid_input_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert band_cli.sim_band_main([]) == 2
+    # `pc6 sim band` is the simulator's, reached through the pc6 command line by entry point.
+    assert pc6(["sim", "band"]) == 2
     assert "--serial" in capsys.readouterr().err
-    assert band_cli.sim_band_main(["--serial", "--kind", "heat"]) == 2
-    assert band_cli.sim_band_main(["--serial", "--ceiling", "3"]) == 2
+    assert pc6(["sim", "band", "--serial", "--kind", "heat"]) == 2
+    assert pc6(["sim", "band", "--serial", "--ceiling", "3"]) == 2
 
 
 def test_band_invalid_input_exits_2() -> None:

@@ -59,7 +59,8 @@ def test_example_config_is_valid_and_documented() -> None:
     [
         (
             '[backend]\nname = "gpoi"\n',
-            "backend.name: must be one of sim, gpio, serial, ble, got 'gpoi'; did you mean 'gpio'?",
+            "backend.name: must be one of ble, gpio, gpio-sim, serial, sim, got 'gpoi'; "
+            "did you mean 'gpio'?",
         ),
         ("[limits.vibration]\nlease_s = 60\n", "limits.vibration.lease_s: must be at most 5"),
         (

@@ -21,7 +21,9 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 
+from firmware_host.drive.actuator import Backend
 from firmware_host.drive.band.link import BandLink, create_options
+from firmware_host.drive.band.options import check_ble_options
 from firmware_host.errors import InvalidInput, LinkError
 
 logger = logging.getLogger(__name__)
@@ -177,3 +179,12 @@ def create(**options: Any) -> BleLink:
         connect_timeout_s=timeout,
         **common,
     )
+
+
+#: What the ``ble`` entry point names; the option schema lives in ``band/options.py``.
+BACKEND = Backend(
+    create=create,
+    check_options=check_ble_options,
+    services=("bluetooth",),
+    summary="a band over Bluetooth LE (BlueZ; bonded, encrypted)",
+)

@@ -16,7 +16,9 @@ from typing import Any
 import serial
 from pc6_device import protocol as p
 
+from firmware_host.drive.actuator import Backend
 from firmware_host.drive.band.link import BandLink, create_options
+from firmware_host.drive.band.options import check_serial_options, serial_devices
 from firmware_host.errors import InvalidInput, LinkError
 
 logger = logging.getLogger(__name__)
@@ -129,3 +131,12 @@ def create(**options: Any) -> SerialLink:
     if options:
         raise InvalidInput(f"serial backend: unknown option(s) {', '.join(sorted(options))}")
     return SerialLink(str(port), baudrate=baudrate, **common)
+
+
+#: What the ``serial`` entry point names; the option schema lives in ``band/options.py``.
+BACKEND = Backend(
+    create=create,
+    check_options=check_serial_options,
+    devices=serial_devices,
+    summary="a band on USB serial (a pseudo-terminal for `pc6 sim band`)",
+)

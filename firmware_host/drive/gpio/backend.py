@@ -1,9 +1,9 @@
 """The ``gpio`` backend: a vibration motor or a servo pressure pad on the Pi's own pins.
 
 Registered under ``pc6band.backends`` as ``gpio``; :func:`create` builds it from options.
-The same classes run on a Pi (gpiozero's default pin factory, lgpio) and, with
-``sim_pins=True``, on gpiozero's ``MockFactory`` with the plant models of
-:mod:`sim.gpio_pins` attached to the pins.
+The same classes run on a Pi (gpiozero's default pin factory, lgpio) and, as the
+simulator's ``gpio-sim`` backend (``sim_pins=True`` here), on gpiozero's ``MockFactory``
+with the plant models of ``sim/gpio_pins.py`` attached to the pins.
 
 Direct GPIO has no second brain on the wrist, so this backend is its own last barrier:
 
@@ -20,14 +20,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from gpiozero import MCP3008, DigitalOutputDevice, PWMOutputDevice, Servo
 from gpiozero.exc import GPIOZeroError
 
 from firmware_host.clock import Cancellable, Clock, LoopClock
-from firmware_host.drive.actuator import Actuator, ActuatorKind, Capabilities
-from firmware_host.drive.gpio.options import PressureConfig, VibrationConfig, parse_options
+from firmware_host.drive.actuator import Actuator, ActuatorKind, Backend, Capabilities, Device
+from firmware_host.drive.gpio.options import (
+    PressureConfig,
+    VibrationConfig,
+    check_options,
+    parse_options,
+)
+from firmware_host.drive.gpio.pins import borrowed_global_factory
 from firmware_host.drive.gpio.pressure import PressureController, PressureFault
 from firmware_host.errors import ActuatorError, BackendUnavailable, ConfigError
 
@@ -46,32 +53,46 @@ def create(
 
     Args:
         kind: ``"vibration"`` or ``"pressure"``.
-        sim_pins: run on gpiozero's MockFactory with the plant models attached.
+        sim_pins: run on mock pins with the plant models attached: the ``gpio-sim``
+            backend, which the simulator registers (reached by name, not imported).
         **options: pins and calibration (see ``docs/gpio-wiring.md``); also ``clock`` (a
             :class:`~firmware_host.clock.Clock`) and ``pin_factory`` (a gpiozero factory).
 
     Raises:
         ConfigError: an option is unknown or out of range; the message names it.
+        BackendUnavailable: ``sim_pins`` without the simulator installed.
+    """
+    if sim_pins:
+        from firmware_host.drive.actuator import create_backend
+
+        actuator = create_backend("gpio-sim", kind=kind, **options)
+        assert isinstance(actuator, GpioVibration | GpioPressure)
+        return actuator
+    clock: Clock = options.pop("clock", None) or LoopClock()
+    pin_factory = options.pop("pin_factory", None)
+    config = parse_options(actuator_kind(kind), options)
+    return build(config, clock=clock, pin_factory=pin_factory, simulated=_is_mock(pin_factory))
+
+
+def actuator_kind(kind: str) -> ActuatorKind:
+    """``kind`` as an :class:`ActuatorKind`.
+
+    Raises:
+        ConfigError: neither vibration nor pressure.
     """
     try:
-        actuator_kind = ActuatorKind(kind)
+        return ActuatorKind(kind)
     except ValueError as err:
         raise ConfigError(f"gpio.kind: must be 'vibration' or 'pressure', got {kind!r}") from err
-    clock: Clock = options.pop("clock", None) or LoopClock(simulated=sim_pins)
-    pin_factory = options.pop("pin_factory", None)
-    config = parse_options(actuator_kind, options)
-    sim = None
-    if sim_pins:
-        from pc6_sim.gpio_pins import build_sim
 
-        sim = build_sim(config, pin_factory)
-        pin_factory = sim.factory
-    simulated = sim_pins or _is_mock(pin_factory)
+
+def build(
+    config: VibrationConfig | PressureConfig, *, clock: Clock, pin_factory: Any, simulated: bool
+) -> GpioVibration | GpioPressure:
+    """The actuator for validated ``config`` on ``pin_factory`` (None: gpiozero's default)."""
     if isinstance(config, VibrationConfig):
-        return GpioVibration(
-            config, clock=clock, pin_factory=pin_factory, simulated=simulated, sim=sim
-        )
-    return GpioPressure(config, clock=clock, pin_factory=pin_factory, simulated=simulated, sim=sim)
+        return GpioVibration(config, clock=clock, pin_factory=pin_factory, simulated=simulated)
+    return GpioPressure(config, clock=clock, pin_factory=pin_factory, simulated=simulated)
 
 
 def _is_mock(pin_factory: Any) -> bool:
@@ -83,11 +104,12 @@ def _is_mock(pin_factory: Any) -> bool:
 class _GpioActuator(Actuator):
     """What both gpio actuators share: devices, the local lease, safe shutdown."""
 
-    def __init__(self, *, clock: Clock, pin_factory: Any, simulated: bool, sim: Any) -> None:
+    def __init__(self, *, clock: Clock, pin_factory: Any, simulated: bool) -> None:
         super().__init__()
         self.clock = clock
         self.pin_factory = pin_factory
-        self.sim = sim  # sim.gpio_pins.GpioSim when on simulated pins: plants, fault injection
+        # The simulator's wiring (plants, fault injection) when gpio-sim made this; else None.
+        self.sim: Any = None
         self.simulated = simulated
         self.level = 0.0
         self.lease_expiries = 0
@@ -101,9 +123,7 @@ class _GpioActuator(Actuator):
         """Create a gpiozero device on our factory, remembered for close()."""
         try:
             if self.pin_factory is not None and make is MCP3008:
-                # gpiozero 2.0.1's software SPI ignores pin_factory (see sim.gpio_pins).
-                from pc6_sim.gpio_pins import borrowed_global_factory
-
+                # gpiozero 2.0.1's software SPI ignores pin_factory (see pins.py).
                 with borrowed_global_factory(self.pin_factory):
                     device = make(*args, pin_factory=self.pin_factory, **kwargs)
             else:
@@ -486,3 +506,17 @@ def _current_task() -> asyncio.Task[Any] | None:
         return asyncio.current_task()
     except RuntimeError:
         return None
+
+
+def _devices(options: Mapping[str, Any]) -> tuple[Device, ...]:
+    return () if options.get("sim_pins") else (Device("/dev/gpiochip0", "gpio"),)
+
+
+#: What the ``gpio`` entry point names (see :class:`~firmware_host.drive.actuator.Backend`).
+BACKEND = Backend(
+    create=create,
+    check_options=check_options,
+    simulated=lambda options: bool(options.get("sim_pins")),
+    devices=_devices,
+    summary="a vibration motor or a servo pad on the Pi's own pins (sim_pins: mock pins)",
+)

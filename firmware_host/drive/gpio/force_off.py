@@ -94,9 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _factory(sim: bool) -> Any:
     if not sim:
         return None  # gpiozero's default: lgpio on a Pi
-    from pc6_sim.gpio_pins import SimPinFactory
+    # The simulator's mock pins, by entry point: the host never imports the simulator.
+    from firmware_host.drive.gpio.pins import registered_pin_factory
 
-    return SimPinFactory()
+    return registered_pin_factory("sim")
 
 
 def _release_servo(pin: int, args: argparse.Namespace, factory: Any) -> int:

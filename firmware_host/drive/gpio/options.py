@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -238,3 +239,24 @@ def _distinct(pins: dict[str, int | None], *, uses_spi: bool) -> None:
         if uses_spi and pin in SPI0_PINS:
             raise ConfigError(f"gpio.{option}: GPIO {pin} is an SPI0 line, used by the MCP3008")
         seen[pin] = option
+
+
+def check_options(kind: ActuatorKind, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The gpio backend's options as a config file or ``pc6 run`` gives them.
+
+    ``sim_pins = true`` selects the simulator's mock pins (the ``gpio-sim`` backend); every
+    other key is a pin or calibration setting of :class:`VibrationConfig` or
+    :class:`PressureConfig`.
+
+    Raises:
+        ConfigError: ``"KEY: reason"`` for the first option refused.
+    """
+    values = dict(options)
+    sim_pins = values.pop("sim_pins", False)
+    if not isinstance(sim_pins, bool):
+        raise ConfigError(f"sim_pins: must be true or false, got {sim_pins!r}")
+    try:
+        parse_options(kind, values)
+    except ConfigError as err:
+        raise ConfigError(str(err).removeprefix("gpio.")) from None
+    return dict(options)

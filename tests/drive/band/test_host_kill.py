@@ -57,8 +57,9 @@ def test_virtual_band_on_pty_goes_quiet_after_host_sigkill(tmp_path: Path) -> No
         [
             sys.executable,
             "-m",
-            "firmware_host.cli.band",
-            "sim-band",
+            "firmware_host.cli.main",  # `pc6 sim band`, as a person runs it
+            "sim",
+            "band",
             "--serial",
             "--trace",
             str(trace),

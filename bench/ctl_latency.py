@@ -1,0 +1,99 @@
+"""How long `pc6 ctl status` takes end to end, beside a bare `python -c pass`.
+
+Starts a real `pc6 daemon` on the simulated backend in a temporary folder, then runs each
+command RUNS times as a fresh process (as a person typing it over SSH would) and prints
+the best and the median wall time. The difference between the two rows is what pc6band
+itself costs; the daemon's own answer is timed separately over one open connection.
+
+    .venv/bin/python bench/ctl_latency.py [RUNS]
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+CONFIG = """\
+timezone = "UTC"
+require_clock_sync = false
+[journal]
+path = "{home}/journal.sqlite"
+[control]
+socket = "{home}/ctl.sock"
+"""
+
+
+def timed(command: list[str], runs: int) -> list[float]:
+    """Wall milliseconds of ``runs`` fresh runs of ``command`` (each must exit 0)."""
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def answer_ms(path: Path, runs: int) -> list[float]:
+    """The daemon's reply time to `status` over one connection (no process start-up)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(path))
+        reader = sock.makefile("rb")
+        out = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            sock.sendall(b'{"cmd": "status"}\n')
+            reader.readline()
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def row(name: str, ms: list[float]) -> str:
+    """One printed line: best and median."""
+    return f"{name:<34} best {min(ms):6.1f} ms  median {statistics.median(ms):6.1f} ms"
+
+
+def main() -> None:
+    """Start the daemon, time everything, print the table."""
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        (home / "pc6band.toml").write_text(CONFIG.format(home=home))
+        sock_path = home / "ctl.sock"
+        env = dict(os.environ, PC6_STATE_DIR=str(home), PC6_CONFIG_DIR=str(home))
+        daemon = subprocess.Popen(
+            [str(BIN / "pc6"), "daemon", "--config", str(home / "pc6band.toml")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not sock_path.exists():  # a bench, not a test: polling is fine here
+                if time.monotonic() > deadline or daemon.poll() is not None:
+                    raise SystemExit("the daemon did not start")
+                time.sleep(0.05)
+            ctl = [str(BIN / "pc6"), "ctl", "--socket", str(sock_path), "status"]
+            bare = timed([sys.executable, "-c", "pass"], runs)
+            full = timed(ctl, runs)
+            print(f"{runs} runs each, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+            print(row("python -c pass", bare))
+            print(row("pc6 ctl --socket S status", full))
+            print(
+                f"{'pc6band cost (difference)':<34} best {min(full) - min(bare):6.1f} ms  "
+                f"median {statistics.median(full) - statistics.median(bare):6.1f} ms"
+            )
+            print(row("daemon answer (one connection)", answer_ms(sock_path, runs * 5)))
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
