@@ -56,6 +56,8 @@ def main_args(args: argparse.Namespace) -> int:
     tls = _tls(args)
     url = args.url or default_url(host, port, tls=tls is not None)
     if args.action == "pair":
+        from firmware_host.web.terminal import show_code
+
         show_code(store.new_code(), url)
         return 0
     from firmware_host.web.server import serve
@@ -131,20 +133,6 @@ def _tls(args: argparse.Namespace) -> tuple[Path, Path] | None:
         if not Path(value).is_file():
             raise InvalidInput(f"{option}: {value}: no such file")
     return Path(args.tls_cert), Path(args.tls_key)
-
-
-def show_code(code: str, url: str) -> None:
-    """Print a pairing code, its link and the link as a QR code."""
-    link = f"{url}/pair?code={code}"
-    print(f"pairing code: {code[:4]} {code[4:]}  (single use, valid 10 minutes)")
-    print(f"open {url}/pair on the phone, or scan:")
-    try:
-        import segno
-    except ImportError:
-        print(f"  {link}\n  (install pc6band[web] for a QR code here)")
-        return
-    segno.make(link, error="m").terminal(compact=True)
-    print(f"  {link}", flush=True)
 
 
 def _list(store: Any) -> int:

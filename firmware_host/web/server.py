@@ -54,7 +54,7 @@ async def _serve(
     from aiohttp import web
 
     from firmware_host.web.app import Settings, make_app
-    from firmware_host.web.command import show_code
+    from firmware_host.web.terminal import show_code
 
     settings = Settings(
         daemon=DaemonClient(socket),
