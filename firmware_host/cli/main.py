@@ -31,6 +31,20 @@ def _level(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+def _backend_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as a TOML value (``3``, ``true``), else as text."""
+    import tomllib
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"not KEY=VALUE: {text!r}")
+    try:
+        value: object = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
 def build_parser(*, sim_commands: bool = True) -> argparse.ArgumentParser:
     """The argument parser for every ``pc6`` subcommand.
 
@@ -70,6 +84,15 @@ def build_parser(*, sim_commands: bool = True) -> argparse.ArgumentParser:
     )
     run.add_argument("--port", help="serial port of the band (serial backend)")
     run.add_argument("--address", help="BLE address of the band (ble backend)")
+    run.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        type=_backend_option,
+        metavar="KEY=VALUE",
+        help="a backend option, as in the config's [backend] table (repeatable)",
+    )
     run.add_argument(
         "--stop-button",
         type=int,
@@ -167,6 +190,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         options["port"] = args.port
     if args.address:
         options["address"] = args.address
+    options.update(args.option)
     return run(
         RunOptions(
             profile=resolve(args.profile),
