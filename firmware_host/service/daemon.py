@@ -30,13 +30,12 @@ from typing import Any
 
 from firmware_host.clock import Clock
 from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
-from firmware_host.drive.calibrated import CalibratedActuator
-from firmware_host.drive.trace import TraceRecorder
 from firmware_host.errors import PC6Error
 from firmware_host.experiment.tonight import start_scheduled
 from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.paths import default_journal_path
+from firmware_host.plan.profile import Profile
 from firmware_host.plan.schedule import (
     Occurrence,
     next_occurrences,
@@ -45,11 +44,15 @@ from firmware_host.plan.schedule import (
     occurrences,
 )
 from firmware_host.plan.store import ProfileStore, check_profile, check_schedule
+from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
+from firmware_host.service.clock_sync import ClockSyncCheck
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
+from firmware_host.session.assembly import Journaling, Overrides, Session, resolve
+from firmware_host.session.budget import BudgetUsedUp
 from firmware_host.session.config import Config, load_config
 
 logger = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ class Running:
     started_wall: float
     task: asyncio.Task[SessionResult] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    session: Session | None = None
 
 
 @dataclass
@@ -87,32 +91,8 @@ class Pending:
 
 
 def default_actuator(config: Config, kind: ActuatorKind) -> Actuator:
-    """The configured backend, with the wearer's calibration applied."""
-    inner = create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
-    return CalibratedActuator(inner, config.calibration_for(kind))
-
-
-def clock_synchronized() -> bool:
-    """Whether the kernel believes the system clock is synchronized (``adjtimex``).
-
-    ``adjtimex`` with no modes only reads; it returns ``TIME_ERROR`` (5) while the clock is
-    unsynchronized, which is what ``timedatectl`` shows as "System clock synchronized: no".
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        buf = ctypes.create_string_buffer(512)  # larger than struct timex on every ABI
-        state = libc.adjtimex(buf)
-    except (OSError, AttributeError):
-        state = -1
-    if state == -1:  # filtered (seccomp) or unavailable: ask systemd-timesyncd instead
-        flag = Path("/run/systemd/timesync/synchronized")
-        if flag.exists():
-            return True
-        logger.warning("cannot tell whether the clock is synchronized; trusting it")
-        return True
-    return bool(state != 5)
+    """The configured backend (the session assembly applies the wearer's calibration)."""
+    return create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
 
 
 class Daemon:
@@ -125,14 +105,14 @@ class Daemon:
         clock: Clock,
         journal: Journal | None = None,
         notifier: Notifier | None = None,
-        clock_synced: Callable[[], bool] = clock_synchronized,
+        clock_synced: Callable[[], bool] | None = None,
         actuator_factory: ActuatorFactory = default_actuator,
         config: Config | None = None,
     ) -> None:
         self.config_path = config_path
         self.clock = clock
         self.notifier = notifier or Notifier(None)
-        self.clock_synced = clock_synced
+        self.clock_synced = clock_synced or ClockSyncCheck()
         self.actuator_factory = actuator_factory
         self.config: Config | None = None
         self.config_error: str | None = None
@@ -470,69 +450,71 @@ class Daemon:
             raise Refused(f"session {self.running.profile} is running")
         self._check_profile(self.profiles, self.config, name, "profile")
         loaded = self.profiles.get(name)
-        kind = self.config.kind
-        actuator = self.actuator_factory(self.config, kind)
-        start, end = night_bounds(night_of(self.clock.wall(), self.config.tz), self.config.tz)
-        used = self.journal.on_time_between(start, end, kind.value)
-        budget = self.config.limits_for(kind).nightly_budget_s
-        if used >= budget - 1e-3:
-            # Also sidesteps a gate that opens with no budget left: it would spin in place.
-            raise Refused(f"nightly budget ({budget:g} s of {kind}) used up until noon")
-        session_id = self.journal.start_session(
-            at=self.clock.wall(),
-            profile=loaded.profile.name,
-            sha256=loaded.profile.sha256,
-            source=loaded.profile.source,
-            backend=self.config.backend,
-            kind=kind.value,
-            simulated=actuator.capabilities.simulated,
-            origin=origin,
+        session = self._build_session(loaded.profile, loaded.timeline, origin)
+        assert session.engine is not None and session.gate is not None
+        assert session.session_id is not None
+        running = Running(
+            name,
+            origin,
+            why,
+            session.engine,
+            session.gate,
+            session.session_id,
+            self.clock.wall(),
+            session=session,
         )
-        gate = SafetyGate(
-            actuator,
-            self.clock,
-            self.config.limits_for(kind),
-            budget_used_s=used,
-            on_event=lambda event: self._gate_event(session_id, event),
-        )
-        # Faults the backend sees by itself; link losses arrive as LinkChanged gate events.
-        actuator.on_fault(lambda reason: self._note(session_id, "fault", reason))
-        engine = Engine(loaded.timeline, gate, self.clock, scale=self.level)
-        running = Running(name, origin, why, engine, gate, session_id, self.clock.wall())
         self.running = running
-        running.task = asyncio.get_running_loop().create_task(self._play(running, used))
+        running.task = asyncio.get_running_loop().create_task(self._play(running))
         logger.info("session %s started (%s: %s)", name, origin, why)
         return running
 
-    async def _play(self, running: Running, used_before: float) -> SessionResult:
-        gate = running.gate
-        t0_wall, t0 = self.clock.wall(), self.clock.now()
+    def _build_session(self, profile: Profile, timeline: Timeline, origin: str) -> Session:
+        """THE session assembly with this daemon's config, journal and live level.
+
+        Raises:
+            Refused: tonight's budget is used up.
+        """
+        assert self.config is not None
+        config = self.config
+        setup = resolve(config, Overrides(kind=config.kind.value))
+        factory = self.actuator_factory
+        session = Session(
+            setup,
+            profile,
+            timeline,
+            clock=self.clock,
+            journaling=Journaling(self.journal, origin=origin, tz=config.tz, pauses=False),
+            factory=lambda _name, kind, _options: factory(config, kind or config.kind),
+            scale=self.level,
+            on_event=self._gate_event,
+        )
+        try:
+            session.prepare()
+        except BudgetUsedUp as err:
+            budget = config.limits_for(config.kind).nightly_budget_s
+            raise Refused(
+                f"nightly budget ({budget:g} s of {config.kind}) used up until noon"
+            ) from err
+        sid = session.session_id
+        # Faults the backend sees by itself; link losses arrive as LinkChanged gate events.
+        session.backend.on_fault(lambda reason: self._note(sid, "fault", reason))
+        return session
+
+    async def _play(self, running: Running) -> SessionResult:
+        assert running.session is not None
         result = SessionResult(EndReason.TRIPPED, "did not start")
         try:
-            await gate.open(TraceRecorder(t0, keep_rows=True))  # saved to the journal at the end
-            result = await running.engine.run()
-        except PC6Error as err:
+            result = await running.session.run()
+        except PC6Error as err:  # a refusal at open (a band of another kind)
             result = SessionResult(EndReason.TRIPPED, str(err))
         finally:
-            await gate.close()
-            self._finish(running, result, used_before, t0_wall)
+            self._finish(running, result)
         return result
 
-    def _finish(self, running: Running, result: SessionResult, used: float, t0: float) -> None:
+    def _finish(self, running: Running, result: SessionResult) -> None:
         gate = running.gate
         if gate.tripped and not self.trip:
             self.trip = gate.tripped
-        try:
-            self.journal.end_from_result(
-                running.session_id,
-                result,
-                at=self.clock.wall(),
-                on_s=max(0.0, gate.budget_used_s - used),
-            )
-            if gate.recorder is not None:
-                self.journal.save_trace(running.session_id, t0, gate.recorder.rows)
-        except PC6Error:
-            logger.exception("could not journal the end of session %s", running.session_id)
         self.results.append(result)
         if self.running is running:
             self.running = None
@@ -540,10 +522,10 @@ class Daemon:
         running.done.set()
         self._wake()
 
-    def _gate_event(self, session_id: int, event: GateEvent) -> None:
+    def _gate_event(self, event: GateEvent) -> None:
+        """The session journals its gate's events; a trip also latches here."""
         if isinstance(event, Tripped):
             self.trip = event.reason
-        self._note(session_id, event.kind, event.reason)
 
     async def _end_running(self, reason: str) -> None:
         running = self.running
