@@ -74,6 +74,7 @@ function render(snap) {
     $("remaining").textContent = minutes(session.remaining_s) + " left" + (session.paused ? " · paused" : "");
     const ceiling = session.ceiling ?? 1;
     $("output-bar").style.width = Math.min(100, session.output * 100) + "%";
+    $("output-bar").dataset.output = session.output;
     $("ceiling-mark").style.left = "calc(" + Math.min(100, ceiling * 100) + "% - 3px)";
     show($("ceiling-mark"), true);
     $("output-text").textContent = "output " + session.output.toFixed(2) + " · limit " + ceiling.toFixed(2);
@@ -83,6 +84,7 @@ function render(snap) {
     $("profile").textContent = "nothing playing";
     $("remaining").textContent = "";
     $("output-bar").style.width = "0%";
+    $("output-bar").dataset.output = 0;
     show($("ceiling-mark"), false);
     $("output-text").textContent = "output 0";
   }
