@@ -181,7 +181,7 @@ def _status_text(s: dict[str, Any]) -> str:
     if session:
         lines.append(
             f"session  {session['profile']} ({session['origin']}) since {session['started']}, "
-            f"{session['remaining_s']:.0f} s left, output {session['output']:.2f}, "
+            f"{session['remaining_s']:.0f} s left, {_output(session['output'])}, "
             f"level ×{session['level']:g}{', PAUSED' if session['paused'] else ''}"
         )
     for key, label in (
@@ -198,6 +198,10 @@ def _status_text(s: dict[str, Any]) -> str:
         note = f"  ({item['note']})" if item.get("note") else ""
         lines.append(f"next     {item['at']}  {item['profile']}{note}")
     return "\n".join(lines)
+
+
+def _output(value: float | None) -> str:
+    return "output hidden (experiment night)" if value is None else f"output {value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
 def _cmd_log(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from firmware_host.record.journal import Journal
+    from firmware_host.experiment.blind import open_for_display
     from firmware_host.session.config import load_config
 
     config = load_config(args.config, missing_ok=args.config is None)
@@ -48,7 +48,8 @@ def _cmd_log(args: argparse.Namespace) -> int:
         print(f"no journal yet at {path}")
         return 0
     tz = config.tz
-    with Journal(path) as journal:
+    # While an experiment is blind its nights read as "experiment night" (no arm, no dose).
+    with open_for_display(path) as journal:
         if args.csv:
             return _csv(journal, args.csv, events=args.events)
         if args.night or args.plot:
@@ -89,9 +90,12 @@ def _list(journal: Any, n: int, tz: Any, *, events: bool) -> None:
         length = format_duration((r.duration_s or 0) * 1000)
         sim = " SIM" if r.simulated else ""
         ended = r.reason or "running or killed"
+        delivered = f"dose {r.dose or 0:.1f}  peak {r.peak or 0:.2f}"
+        if r.id in getattr(journal, "blinded", ()):  # a blind experiment night
+            delivered = "dose and peak hidden"
         print(
             f"  #{r.id:<4} {when}  {r.profile:<20} {r.backend}/{r.kind}{sim}  {length:>8}  "
-            f"dose {r.dose or 0:.1f}  peak {r.peak or 0:.2f}  {ended}"
+            f"{delivered}  {ended}"
             f"{': ' + r.detail if r.detail else ''}"
         )
         if events:

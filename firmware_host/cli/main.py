@@ -12,6 +12,8 @@ EXIT_INVALID = 2
 EXTENSIONS = (
     "firmware_host.cli.profile",
     "firmware_host.cli.log",
+    "firmware_host.cli.experiment",
+    "firmware_host.cli.diary",
     "firmware_host.cli.ctl",
     "firmware_host.cli.daemon",
 )

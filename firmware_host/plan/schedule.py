@@ -38,7 +38,19 @@ from firmware_host.errors import ConfigError, DurationError
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = frozenset(range(7))
-ENTRY_KEYS = ("profile", "at", "between", "until", "every", "once", "days", "label")
+ENTRY_KEYS = (
+    "profile",
+    "experiment",
+    "at",
+    "between",
+    "until",
+    "every",
+    "once",
+    "days",
+    "label",
+)
+# ``experiment = "NAME"`` in place of a profile: the daemon plays tonight's arm of NAME.
+EXPERIMENT_PREFIX = "experiment:"
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 UTC = dt.UTC
 
@@ -109,9 +121,7 @@ def _parse_entry(index: int, item: Any, name: str) -> Entry:
             hint = get_close_matches(key, ENTRY_KEYS, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             raise ConfigError(f"{name}.{key}: unknown key{extra}")
-    profile = item.get("profile")
-    if not isinstance(profile, str) or not profile.strip():
-        raise ConfigError(f"{name}.profile: required, the name or path of a profile")
+    profile = _profile_or_experiment(item, name)
     kinds = [k for k in ("at", "between", "once") if k in item]
     if len(kinds) != 1:
         raise ConfigError(
@@ -124,7 +134,7 @@ def _parse_entry(index: int, item: Any, name: str) -> Entry:
     days = _parse_days(item.get("days", "daily"), f"{name}.days")
     common: dict[str, Any] = {
         "index": index,
-        "profile": profile.strip(),
+        "profile": profile.strip(),  # "experiment:NAME" for an experiment entry
         "days": days,
         "label": label,
     }
@@ -135,6 +145,20 @@ def _parse_entry(index: int, item: Any, name: str) -> Entry:
         _refuse(item, name, ("until", "every", "days"), "once")
         return Entry(once=_parse_local_datetime(item["once"], f"{name}.once"), **common)
     return _parse_window(item, name, common)
+
+
+def _profile_or_experiment(item: Mapping[str, Any], name: str) -> str:
+    if "experiment" in item:
+        exp = item["experiment"]
+        if "profile" in item:
+            raise ConfigError(f"{name}.profile: not used with 'experiment' (it picks the arm)")
+        if not isinstance(exp, str) or not exp.strip():
+            raise ConfigError(f"{name}.experiment: must be the name of a planned experiment")
+        return EXPERIMENT_PREFIX + exp.strip()
+    profile = item.get("profile")
+    if not isinstance(profile, str) or not profile.strip():
+        raise ConfigError(f"{name}.profile: required, the name or path of a profile")
+    return profile
 
 
 def _parse_window(item: Mapping[str, Any], name: str, common: dict[str, Any]) -> Entry:

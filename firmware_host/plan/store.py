@@ -141,7 +141,11 @@ def check_schedule(config: ScheduledConfig, store: ProfileStore) -> None:
     Raises:
         ConfigError: ``file: schedule[i].profile: reason``.
     """
+    from firmware_host.plan.schedule import EXPERIMENT_PREFIX
+
     for i, entry in enumerate(config.schedule):
+        if entry.profile.startswith(EXPERIMENT_PREFIX):
+            continue  # its arms were checked by `pc6 experiment plan`
         try:
             check_profile(store, str(config.kind), entry.profile, f"schedule[{i}].profile")
         except ConfigError as err:

@@ -17,6 +17,7 @@ from firmware_host.record.journal import Journal, SessionRow
 
 INTERRUPTIONS = ("trip", "limit", "fault", "link", "button", "paused")
 NOT_RAN = ("schedule",)  # skipped or missed scheduled sessions
+HIDDEN_TOTALS = "  stimulation and dose: hidden while the experiment is blind"
 
 
 def pick_night(journal: Journal, text: str, tz: dt.tzinfo) -> dt.date | None:
@@ -53,7 +54,10 @@ def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
     else:
         lines.append(f"  sessions: {len(sessions)}")
         lines += [f"    {_session_line(s, tz)}" for s in sessions]
-        lines += _totals(sessions)
+        # A blind experiment's nights (see experiment/blind.py) come without dose or on-time.
+        hidden: set[int] = getattr(journal, "blinded", set())
+        blind = hidden & {s.id for s in sessions}
+        lines += [HIDDEN_TOTALS] if blind else _totals(sessions)
     interruptions = [e for e in events if e[2] in INTERRUPTIONS]
     ended_early = [s for s in sessions if s.reason not in ("completed", None)]
     lines.append(f"  interruptions: {len(interruptions) + len(ended_early)}")
@@ -88,10 +92,12 @@ def _clock_change(start: float, end: float, tz: dt.tzinfo) -> str:
 def _session_line(s: SessionRow, tz: dt.tzinfo) -> str:
     span = f"{_hm(s.started_at, tz)}–{_hm(s.ended_at, tz) if s.ended_at else '??:??'}"
     on = format_duration((s.on_s or 0) * 1000)
+    delivered = f"on {on:>7}  dose {s.dose or 0:7.1f}  peak {s.peak or 0:.2f}"
+    if s.dose is None and s.on_s is None and s.ended_at is not None:
+        delivered = "on, dose and peak hidden"  # a blind experiment night
     return (
         f"{span}  {s.profile:<18} {s.origin or '-':<8} {s.kind:<9} "
-        f"{s.reason or 'running or killed':<10} on {on:>7}  dose {s.dose or 0:7.1f}  "
-        f"peak {s.peak or 0:.2f}{'  ' + s.detail if s.detail else ''}"
+        f"{s.reason or 'running or killed':<10} {delivered}{'  ' + s.detail if s.detail else ''}"
     )
 
 

@@ -30,6 +30,7 @@ from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
 from firmware_host.drive.calibrated import CalibratedActuator
 from firmware_host.drive.trace import TraceRecorder
 from firmware_host.errors import PC6Error
+from firmware_host.experiment.tonight import start_scheduled
 from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.paths import default_journal_path
@@ -333,7 +334,9 @@ class Daemon:
             why += f" ({occ.note})"
         try:
             self._refuse_if_blocked()
-            self.start_now(occ.profile, origin="schedule", why=why)
+            not_started = start_scheduled(self, occ.profile, why)  # an experiment picks the arm
+            if not_started:
+                return not_started
         except PC6Error as err:
             return f"skipped: {err}"
         except Exception as err:  # e.g. a backend option of the wrong type: outputs stay off

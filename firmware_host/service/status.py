@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firmware_host.drive.actuator import backend_is_simulated
+from firmware_host.experiment.tonight import BLIND_LABEL
 from firmware_host.plan.schedule import Occurrence
 from firmware_host.service.authority import hhmm
 from firmware_host.session.config import Config
@@ -76,7 +77,8 @@ def status(s: Snapshot) -> dict[str, Any]:
             "elapsed_s": round(running.elapsed_s, 3),
             "remaining_s": round(running.remaining_s, 3),
             "paused": running.paused,
-            "output": round(running.output, 4),
+            # A blind experiment night: the output would name the arm.
+            "output": None if running.profile == BLIND_LABEL else round(running.output, 4),
             "level": running.level,
         }
     by, why = authority(s)

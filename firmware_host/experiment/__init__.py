@@ -1,0 +1,1 @@
+"""Personal experiments: randomized nights, a morning diary, tracker imports, an analysis."""

@@ -1,0 +1,59 @@
+"""What a person sees while an experiment is blind: "experiment night", never the arm.
+
+:class:`BlindJournal` is the journal as ``pc6 log``, the morning report and the night plot
+read it: sessions of a blind experiment come back named "experiment night", with no dose,
+peak, stimulation time or trace, and their events without detail. Nothing is changed in the
+file; the journal keeps the truth for safety audits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from firmware_host.experiment.store import Store
+from firmware_host.experiment.tonight import BLIND_LABEL
+from firmware_host.record.journal import Journal, SessionRow
+
+HIDDEN = "(hidden while the experiment is blind)"
+
+
+class BlindJournal(Journal):
+    """A journal whose blind experiment nights read as "experiment night"."""
+
+    def __init__(self, path: str | Path, blinded: set[int]) -> None:
+        super().__init__(path)
+        self.blinded = blinded
+
+    def _sessions(self, tail: str, args: tuple[object, ...]) -> list[SessionRow]:
+        return [self._mask(s) for s in super()._sessions(tail, args)]
+
+    def _mask(self, s: SessionRow) -> SessionRow:
+        if s.id not in self.blinded:
+            return s
+        return replace(s, profile=BLIND_LABEL, dose=None, peak=None, on_s=None, detail=None)
+
+    def events(self, session_id: int) -> list[tuple[float, str, str]]:
+        """Events of a session; a blind one's without detail."""
+        rows = super().events(session_id)
+        if session_id in self.blinded:
+            return [(at, kind, HIDDEN) for at, kind, _ in rows]
+        return rows
+
+    def events_between(self, start: float, end: float) -> list[tuple[float, int | None, str, str]]:
+        """Every event in ``[start, end)``; a blind session's without detail."""
+        return [
+            (at, sid, kind, HIDDEN if sid in self.blinded else detail)
+            for at, sid, kind, detail in super().events_between(start, end)
+        ]
+
+    def trace(self, session_id: int) -> tuple[float, list[tuple[float, float]]] | None:
+        """No trace of a blind session: its levels would name the arm."""
+        return None if session_id in self.blinded else super().trace(session_id)
+
+
+def open_for_display(path: str | Path) -> Journal:
+    """The journal at ``path`` as a person may see it now."""
+    with Store(path) as store:
+        blinded = store.blinded_sessions()
+    return BlindJournal(path, blinded) if blinded else Journal(path)
