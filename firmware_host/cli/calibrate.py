@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from firmware_host.clock import Clock
-from firmware_host.drive.actuator import Actuator, ActuatorKind
+from firmware_host.drive.actuator import ActuatorKind
 from firmware_host.errors import ConfigError, InvalidInput
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.session.config import Calibration, Config, parse_config
@@ -197,23 +197,20 @@ def _write_atomically(target: Path, text: str) -> None:
 def run_calibration(config_path: str | None, *, kind: str | None, dry_run: bool) -> int:
     """The interactive command."""
     from firmware_host.clock import RealClock
-    from firmware_host.drive.actuator import create_backend
-    from firmware_host.drive.trace import TraceRecorder
+    from firmware_host.session.assembly import Overrides, raw_gate, resolve
     from firmware_host.session.config import default_config_path, load_config
 
     path = Path(config_path) if config_path else default_config_path()
     config = load_config(path)
     which = ActuatorKind(kind) if kind else config.kind
-    actuator: Actuator = create_backend(
-        config.backend, kind=which.value, **dict(config.backend_options)
-    )
-    if actuator.capabilities.simulated:
-        print("SIMULATED — nothing physical moves; this only shows the procedure")
+    setup = resolve(config, Overrides(kind=which.value))
 
     async def main() -> Calibration:
         clock = RealClock()
-        gate = SafetyGate(actuator, clock, config.limits_for(which), max_level=1.0)
-        await gate.open(TraceRecorder(clock.now()))
+        gate = raw_gate(setup, clock)  # the session assembly, on the raw output
+        if gate.actuator.capabilities.simulated:
+            print("SIMULATED — nothing physical moves; this only shows the procedure")
+        await gate.open()
         try:
             return await find_levels(gate, clock, KeyboardAnswers())
         finally:

@@ -64,11 +64,16 @@ def build_parser(*, sim_commands: bool = True) -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="play a profile on the band (the simulator by default)")
     run.add_argument("profile", help="built-in profile name or path to a .toml file")
-    run.add_argument("--backend", default="sim", help="sim (default), gpio, serial or ble")
+    run.add_argument("--backend", help="sim, gpio, serial or ble (default: the config's, else sim)")
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: the daemon's, pc6band.toml in the config folder)",
+    )
     run.add_argument(
         "--kind",
         choices=["vibration", "pressure"],
-        help="actuator kind (default: the profile's first)",
+        help="actuator kind (default: the config's, what the band drives, or the profile's first)",
     )
     run.add_argument(
         "--fast", action="store_true", help="run on virtual time (simulated backends only)"
@@ -196,6 +201,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         RunOptions(
             profile=resolve(args.profile),
             backend=args.backend,
+            config=Path(args.config) if args.config else None,
             kind=args.kind,
             fast=args.fast,
             trace=Path(args.trace) if args.trace else None,

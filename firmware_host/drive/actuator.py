@@ -188,6 +188,8 @@ class Backend:
         devices: the device nodes it opens with these options (``pc6 doctor`` checks them).
         services: system services it needs running (``pc6 doctor`` checks them).
         summary: one line for help texts.
+        learns_kind: the far end says what it drives (a band): without a kind asked for,
+            the session opens it first and uses that.
     """
 
     create: BackendFactory
@@ -196,6 +198,7 @@ class Backend:
     devices: Callable[[Mapping[str, Any]], tuple[Device, ...]] = _no_devices
     services: tuple[str, ...] = ()
     summary: str = ""
+    learns_kind: bool = False
 
 
 #: Backends loaded so far, by name: status asks whether the backend is simulated every tick.

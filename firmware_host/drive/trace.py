@@ -13,7 +13,7 @@ backend's own lease) while nobody refreshed it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from firmware_host.clock import EPSILON_S, Clock
@@ -30,11 +30,18 @@ class TraceRecorder:
     off and streams rows to ``sink``.
     """
 
-    def __init__(self, t0: float, sink: RowSink | None = None, *, keep_rows: bool = False) -> None:
+    def __init__(
+        self,
+        t0: float,
+        sink: RowSink | None = None,
+        *,
+        sinks: Sequence[RowSink] = (),
+        keep_rows: bool = False,
+    ) -> None:
         self.t0 = t0
         self.rows: list[tuple[float, float]] = []
         self._keep = keep_rows
-        self._sinks: list[RowSink] = [sink] if sink else []
+        self._sinks: list[RowSink] = ([sink] if sink else []) + list(sinks)
         self._last: tuple[float, float] | None = None
         self._dose = 0.0
         self._peak = 0.0
@@ -43,10 +50,6 @@ class TraceRecorder:
         self._ta = self._tb = 0.0
         self._va = self._vb = 0.0
         self._emit(0.0, 0.0)
-
-    def add_sink(self, sink: RowSink) -> None:
-        """Also send every further row to ``sink``."""
-        self._sinks.append(sink)
 
     def level_at(self, t: float) -> float:
         """The delivered level at absolute time ``t`` (not before the last command)."""
@@ -146,16 +149,37 @@ class TraceRecorder:
 
 
 class CsvTraceWriter:
-    """Writes ``t_s,level`` rows to a text file as they come, flushed each time."""
+    """Writes ``t_s,level`` rows to a text file as they come, flushed each time.
 
-    def __init__(self, stream: IO[str]) -> None:
+    A write that fails (the disk filled up) is reported once to ``on_error`` and the
+    writer stops: a trace file must never take the session down with the output on.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        header: bool = True,
+        on_error: Callable[[OSError], None] | None = None,
+    ) -> None:
         self._stream = stream
-        stream.write("t_s,level\n")
-        stream.flush()
+        self._on_error = on_error
+        self.failed: OSError | None = None
+        if header:
+            stream.write("t_s,level\n")
+            stream.flush()
 
     def __call__(self, t_s: float, level: float) -> None:
-        self._stream.write(f"{t_s:.6f},{level:.6f}\n")
-        self._stream.flush()
+        if self.failed is not None:
+            return
+        try:
+            self._stream.write(f"{t_s:.6f},{level:.6f}\n")
+            self._stream.flush()
+        except OSError as err:
+            if self._on_error is None:
+                raise
+            self.failed = err
+            self._on_error(err)
 
 
 class TracedActuator(ActuatorWrapper):

@@ -40,11 +40,15 @@ class BlindJournal(Journal):
             return [(at, kind, HIDDEN) for at, kind, _ in rows]
         return rows
 
-    def events_between(self, start: float, end: float) -> list[tuple[float, int | None, str, str]]:
+    def events_between(
+        self, start: float, end: float, *, include_virtual: bool = False
+    ) -> list[tuple[float, int | None, str, str]]:
         """Every event in ``[start, end)``; a blind session's without detail."""
         return [
             (at, sid, kind, HIDDEN if sid in self.blinded else detail)
-            for at, sid, kind, detail in super().events_between(start, end)
+            for at, sid, kind, detail in super().events_between(
+                start, end, include_virtual=include_virtual
+            )
         ]
 
     def trace(self, session_id: int) -> tuple[float, list[tuple[float, float]]] | None:

@@ -18,7 +18,7 @@ from firmware_host.clock import EPSILON_S, Clock
 from firmware_host.drive.actuator import Actuator
 from firmware_host.drive.stepping import with_steps
 from firmware_host.drive.trace import TracedActuator, TraceRecorder, find_tap
-from firmware_host.errors import LinkError, SafetyTrip
+from firmware_host.errors import InvalidInput, LinkError, SafetyTrip
 from firmware_host.guard.events import (
     EventSink,
     GateEvent,
@@ -102,11 +102,17 @@ class SafetyGate:
         tap = find_tap(self.actuator)
         return tap.recorder if tap is not None else None
 
-    async def open(self, recorder: TraceRecorder | None = None) -> None:
+    async def open(self, recorder: TraceRecorder | None = None, *, opened: bool = False) -> None:
         """Open the actuator (which starts off) and start the session clock.
 
         ``recorder``: put a trace tap on the actuator first (a session built by
-        :mod:`firmware_host.session.assembly` has its tap already).
+        :mod:`firmware_host.session.assembly` has its tap already). ``opened``: the backend
+        was opened already (to ask a band what it drives); it is forced off instead.
+
+        Raises:
+            InvalidInput: the backend refuses the setup (a band of another kind): nothing
+                moved, and that is not a safety trip.
+            SafetyTrip: the actuator could not be opened.
         """
         now = self.clock.now()
         if recorder is not None:
@@ -118,7 +124,12 @@ class SafetyGate:
         self._unsubscribe = self.actuator.on_fault(self._fault_from_backend)
         self._undo_link = self.actuator.on_link(self._link_changed)
         try:
-            await self.actuator.open()
+            if opened:
+                await self.actuator.off()
+            else:
+                await self.actuator.open()
+        except InvalidInput:
+            raise
         except Exception as err:
             await self.trip(f"could not open the actuator: {err}")
             raise SafetyTrip(f"could not open the actuator: {err}") from err

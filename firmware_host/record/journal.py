@@ -8,7 +8,9 @@ committed before the kill.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +52,13 @@ CREATE TABLE IF NOT EXISTS traces (
     t0 REAL NOT NULL,
     rows BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS trace_chunks (
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    seq INTEGER NOT NULL,
+    t0 REAL NOT NULL,
+    rows BLOB NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
 CREATE TABLE IF NOT EXISTS daemon_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
@@ -63,7 +72,22 @@ CREATE TABLE IF NOT EXISTS schedule_runs (
 """
 
 # Columns added after the first release; older journals get them on open.
-ADDED_COLUMNS = {"origin": "TEXT", "on_s": "REAL"}
+ADDED_COLUMNS = {
+    "origin": "TEXT",
+    "on_s": "REAL",
+    "checkpoint_at": "REAL",  # a running session's last checkpoint (wall time)
+    "pid": "INTEGER",  # the process that runs it, and that machine's boot: is it alive?
+    "boot": "TEXT",
+}
+KILLED = "killed"
+KILLED_DETAIL = (
+    "the process ended without closing the session (SIGKILL, power cut, watchdog); "
+    "charged up to its last checkpoint"
+)
+TRACE_CHUNK_ROWS = 2000
+#: ``origin`` of a run on virtual time (``pc6 run --fast``): journaled, never a real night.
+VIRTUAL = "virtual"
+_REAL = "COALESCE(origin, '') != 'virtual'"
 
 
 class JournalError(PC6Error, OSError):
@@ -136,12 +160,26 @@ class Journal:
     ) -> int:
         """Record a session start; returns its id.
 
-        ``origin`` says who started it: ``schedule``, ``manual`` or ``cli``.
+        ``origin`` says who started it: ``schedule``, ``manual`` or ``cli``. The session
+        starts charged 0 s; :meth:`checkpoint` keeps its on-time current while it runs.
         """
         cur = self._write(
             "INSERT INTO sessions (started_at, profile, profile_sha256, source, backend, kind,"
-            " simulated, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (at, profile, sha256, source, backend, kind, int(simulated), origin),
+            " simulated, origin, on_s, checkpoint_at, pid, boot)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            (
+                at,
+                profile,
+                sha256,
+                source,
+                backend,
+                kind,
+                int(simulated),
+                origin,
+                at,
+                os.getpid(),
+                boot_id(),
+            ),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -173,6 +211,38 @@ class Journal:
             (at, reason, detail, duration_s, dose, peak, max_lateness_ms, on_s, session_id),
         )
 
+    def checkpoint(
+        self, session_id: int, *, at: float, on_s: float, duration_s: float, dose: float
+    ) -> None:
+        """Keep a running session's on-time, length and dose so far (a kill loses ≤ one gap)."""
+        self._write(
+            "UPDATE sessions SET on_s=?, duration_s=?, dose=?, checkpoint_at=?"
+            " WHERE id=? AND ended_at IS NULL",
+            (on_s, duration_s, dose, at, session_id),
+        )
+
+    def close_killed(self) -> int:
+        """Close sessions whose process is gone (killed, power cut) as ``killed``.
+
+        They end at their last checkpoint, keeping the on-time charged there. A session of
+        a process still running (another ``pc6 run``) is left alone. Returns how many.
+        """
+        rows = self._db.execute(
+            "SELECT id, pid, boot, COALESCE(checkpoint_at, started_at) FROM sessions"
+            " WHERE ended_at IS NULL"
+        ).fetchall()
+        closed = 0
+        for session_id, pid, boot, last in rows:
+            if _alive(pid, boot):
+                continue
+            self._write(
+                "UPDATE sessions SET ended_at=?, reason=?, detail=?"
+                " WHERE id=? AND ended_at IS NULL",
+                (last, KILLED, KILLED_DETAIL, session_id),
+            )
+            closed += 1
+        return closed
+
     def end_from_result(
         self, session_id: int, result: SessionResult, *, at: float, on_s: float | None = None
     ) -> None:
@@ -193,10 +263,17 @@ class Journal:
         """The latest sessions, newest first."""
         return self._sessions("ORDER BY id DESC LIMIT ?", (limit,))
 
-    def sessions_between(self, start: float, end: float) -> list[SessionRow]:
-        """Sessions started in ``[start, end)`` (epoch seconds), oldest first."""
+    def sessions_between(
+        self, start: float, end: float, *, include_virtual: bool = False
+    ) -> list[SessionRow]:
+        """Sessions started in ``[start, end)`` (epoch seconds), oldest first.
+
+        Runs on virtual time are not part of a night unless ``include_virtual``.
+        """
+        real = "" if include_virtual else f" AND {_REAL}"
         return self._sessions(
-            "WHERE started_at >= ? AND started_at < ? ORDER BY started_at, id", (start, end)
+            f"WHERE started_at >= ? AND started_at < ?{real} ORDER BY started_at, id",
+            (start, end),
         )
 
     def _sessions(self, tail: str, args: tuple[object, ...]) -> list[SessionRow]:
@@ -226,11 +303,22 @@ class Journal:
             for r in rows
         ]
 
-    def events_between(self, start: float, end: float) -> list[tuple[float, int | None, str, str]]:
-        """Every event in ``[start, end)``, with or without a session, in order."""
+    def events_between(
+        self, start: float, end: float, *, include_virtual: bool = False
+    ) -> list[tuple[float, int | None, str, str]]:
+        """Every event in ``[start, end)``, with or without a session, in order.
+
+        Events of runs on virtual time are left out unless ``include_virtual``.
+        """
+        real = (
+            ""
+            if include_virtual
+            else " AND (session_id IS NULL OR session_id NOT IN"
+            " (SELECT id FROM sessions WHERE origin = 'virtual'))"
+        )
         return self._db.execute(
             "SELECT at, session_id, kind, detail FROM events WHERE at >= ? AND at < ?"
-            " ORDER BY at, id",
+            f"{real} ORDER BY at, id",
             (start, end),
         ).fetchall()
 
@@ -246,11 +334,12 @@ class Journal:
     ) -> float:
         """Seconds of non-zero output of ``kind`` in sessions started in ``[start, end)``.
 
-        ``simulated`` keeps only simulated (True) or only real (False) sessions.
+        ``simulated`` keeps only simulated (True) or only real (False) sessions. A run on
+        virtual time never counts; a running or killed session counts its last checkpoint.
         """
         sql = (
             "SELECT COALESCE(SUM(on_s), 0) FROM sessions WHERE kind = ? AND started_at >= ?"
-            " AND started_at < ?"
+            f" AND started_at < ? AND {_REAL}"
         )
         args: tuple[object, ...] = (kind, start, end)
         if simulated is not None:
@@ -260,20 +349,33 @@ class Journal:
 
     def save_trace(self, session_id: int, t0: float, rows: list[tuple[float, float]]) -> None:
         """Keep a session's delivered-level breakpoints (relative to epoch ``t0``)."""
-        import json
-        import zlib
-
         blob = zlib.compress(json.dumps([[round(t, 3), round(v, 4)] for t, v in rows]).encode())
         self._write(
             "INSERT OR REPLACE INTO traces (session_id, t0, rows) VALUES (?, ?, ?)",
             (session_id, t0, blob),
         )
 
+    def trace_writer(self, session_id: int, t0: float) -> TraceChunks:
+        """A row sink that keeps a session's trace here in chunks, as it is played."""
+        return TraceChunks(self, session_id, t0)
+
+    def _save_chunk(
+        self, session_id: int, seq: int, t0: float, rows: list[tuple[float, float]]
+    ) -> None:
+        blob = zlib.compress(json.dumps([[round(t, 3), round(v, 4)] for t, v in rows]).encode())
+        self._write(
+            "INSERT OR REPLACE INTO trace_chunks (session_id, seq, t0, rows) VALUES (?, ?, ?, ?)",
+            (session_id, seq, t0, blob),
+        )
+
     def trace(self, session_id: int) -> tuple[float, list[tuple[float, float]]] | None:
         """A saved trace as ``(t0, rows)``, or None."""
-        import json
-        import zlib
-
+        chunks = self._db.execute(
+            "SELECT t0, rows FROM trace_chunks WHERE session_id = ? ORDER BY seq", (session_id,)
+        ).fetchall()
+        if chunks:
+            rows = [(t, v) for _, blob in chunks for t, v in json.loads(zlib.decompress(blob))]
+            return chunks[0][0], rows
         row = self._db.execute(
             "SELECT t0, rows FROM traces WHERE session_id = ?", (session_id,)
         ).fetchone()
@@ -320,3 +422,53 @@ class Journal:
             return self._db.execute(sql, args)
         except sqlite3.Error as err:
             raise JournalError(f"cannot write journal {self.path}: {err}") from err
+
+
+class TraceChunks:
+    """Trace rows into the journal, a chunk of :data:`TRACE_CHUNK_ROWS` at a time.
+
+    Memory stays at one chunk however long the session; :meth:`flush` writes the rest (a
+    kill loses at most the chunk in progress).
+    """
+
+    def __init__(self, journal: Journal, session_id: int, t0: float) -> None:
+        self._journal = journal
+        self._session_id = session_id
+        self._t0 = t0
+        self._rows: list[tuple[float, float]] = []
+        self._seq = 0
+
+    def __call__(self, t_s: float, level: float) -> None:
+        self._rows.append((t_s, level))
+        if len(self._rows) >= TRACE_CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the rows not yet written."""
+        if not self._rows:
+            return
+        self._journal._save_chunk(self._session_id, self._seq, self._t0, self._rows)
+        self._seq += 1
+        self._rows = []
+
+
+def boot_id() -> str:
+    """This machine's boot (a process id means nothing across a reboot)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int | None, boot: str | None) -> bool:
+    if pid is None or boot != boot_id():
+        return False
+    if pid == os.getpid():
+        return False  # our own process opens no session it does not know about
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True

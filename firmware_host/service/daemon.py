@@ -27,15 +27,15 @@ from typing import Any
 
 from firmware_host.clock import Clock
 from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
-from firmware_host.drive.calibrated import CalibratedActuator
-from firmware_host.drive.trace import TraceRecorder
 from firmware_host.errors import PC6Error
 from firmware_host.experiment.tonight import start_scheduled
 from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.paths import default_journal_path
-from firmware_host.plan.schedule import Occurrence, night_bounds, night_of
+from firmware_host.plan.profile import Profile
+from firmware_host.plan.schedule import Occurrence
 from firmware_host.plan.store import ProfileStore, check_profile, check_schedule
+from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
@@ -43,6 +43,8 @@ from firmware_host.service.authority import LEVEL_MAX, Authority, Refused
 from firmware_host.service.scheduler import Scheduler
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
+from firmware_host.session.assembly import Journaling, Overrides, Session, resolve
+from firmware_host.session.budget import BudgetUsedUp
 from firmware_host.session.config import Config, load_config
 
 logger = logging.getLogger(__name__)
@@ -63,9 +65,9 @@ class Running:
     gate: SafetyGate
     session_id: int
     started_wall: float
-    budget_used_before: float = 0.0  # the night's on-time before this session
     task: asyncio.Task[SessionResult] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    session: Session | None = None
 
 
 @dataclass
@@ -78,9 +80,8 @@ class Pending:
 
 
 def default_actuator(config: Config, kind: ActuatorKind) -> Actuator:
-    """The configured backend, with the wearer's calibration applied."""
-    inner = create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
-    return CalibratedActuator(inner, config.calibration_for(kind))
+    """The configured backend (the session assembly applies the wearer's calibration)."""
+    return create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
 
 
 def clock_synchronized() -> bool:
@@ -380,82 +381,72 @@ class Daemon:
         if self.running is not None:
             raise Refused(f"session {self.running.profile} is running")
         self._check_profile(self.profiles, self.config, name, "profile")
-        running = self._build_session(name, origin=origin, why=why)
+        loaded = self.profiles.get(name)
+        session = self._build_session(loaded.profile, loaded.timeline, origin)
+        assert session.engine is not None and session.gate is not None
+        assert session.session_id is not None
+        running = Running(
+            name,
+            origin,
+            why,
+            session.engine,
+            session.gate,
+            session.session_id,
+            self.clock.wall(),
+            session=session,
+        )
         self.running = running
         running.task = asyncio.get_running_loop().create_task(self._play(running))
         logger.info("session %s started (%s: %s)", name, origin, why)
         return running
 
-    def _build_session(self, name: str, *, origin: str, why: str) -> Running:
-        """Put one session together: backend, calibration, budget, journal, gate, engine.
-
-        The one place the daemon assembles a session (the shared session assembly replaces
-        this body).
+    def _build_session(self, profile: Profile, timeline: Timeline, origin: str) -> Session:
+        """THE session assembly with this daemon's config, journal and live level.
 
         Raises:
-            Refused: the night's budget is used up.
+            Refused: tonight's budget is used up.
         """
         assert self.config is not None
-        loaded = self.profiles.get(name)
-        kind = self.config.kind
-        actuator = self.actuator_factory(self.config, kind)
-        start, end = night_bounds(night_of(self.clock.wall(), self.config.tz), self.config.tz)
-        used = self.journal.on_time_between(start, end, kind.value)
-        budget = self.config.limits_for(kind).nightly_budget_s
-        if used >= budget - 1e-3:
-            # Also sidesteps a gate that opens with no budget left: it would spin in place.
-            raise Refused(f"nightly budget ({budget:g} s of {kind}) used up until noon")
-        session_id = self.journal.start_session(
-            at=self.clock.wall(),
-            profile=loaded.profile.name,
-            sha256=loaded.profile.sha256,
-            source=loaded.profile.source,
-            backend=self.config.backend,
-            kind=kind.value,
-            simulated=actuator.capabilities.simulated,
-            origin=origin,
+        config = self.config
+        setup = resolve(config, Overrides(kind=config.kind.value))
+        factory = self.actuator_factory
+        session = Session(
+            setup,
+            profile,
+            timeline,
+            clock=self.clock,
+            journaling=Journaling(self.journal, origin=origin, tz=config.tz, pauses=False),
+            factory=lambda _name, kind, _options: factory(config, kind or config.kind),
+            scale=self.authority.level,
+            on_event=self._gate_event,
         )
-        gate = SafetyGate(
-            actuator,
-            self.clock,
-            self.config.limits_for(kind),
-            budget_used_s=used,
-            on_event=lambda event: self._gate_event(session_id, event),
-        )
+        try:
+            session.prepare()
+        except BudgetUsedUp as err:
+            budget = config.limits_for(config.kind).nightly_budget_s
+            raise Refused(
+                f"nightly budget ({budget:g} s of {config.kind}) used up until noon"
+            ) from err
+        sid = session.session_id
         # Faults the backend sees by itself; link losses arrive as LinkChanged gate events.
-        actuator.on_fault(lambda reason: self._note(session_id, "fault", reason))
-        engine = Engine(loaded.timeline, gate, self.clock, scale=self.authority.level)
-        return Running(name, origin, why, engine, gate, session_id, self.clock.wall(), used)
+        session.backend.on_fault(lambda reason: self._note(sid, "fault", reason))
+        return session
 
     async def _play(self, running: Running) -> SessionResult:
-        gate = running.gate
-        t0_wall, t0 = self.clock.wall(), self.clock.now()
+        assert running.session is not None
         result = SessionResult(EndReason.TRIPPED, "did not start")
         try:
-            await gate.open(TraceRecorder(t0))
-            result = await running.engine.run()
-        except PC6Error as err:
+            result = await running.session.run()
+        except PC6Error as err:  # a refusal at open (a band of another kind)
             result = SessionResult(EndReason.TRIPPED, str(err))
         finally:
-            await gate.close()
-            self._finish(running, result, running.budget_used_before, t0_wall)
+            self._finish(running, result)
         return result
 
-    def _finish(self, running: Running, result: SessionResult, used: float, t0: float) -> None:
+    def _finish(self, running: Running, result: SessionResult) -> None:
         gate = running.gate
         if gate.tripped and not self.authority.trip:
             self.authority.trip = gate.tripped
-        try:
-            self.journal.end_from_result(
-                running.session_id,
-                result,
-                at=self.clock.wall(),
-                on_s=max(0.0, gate.budget_used_s - used),
-            )
-            if gate.recorder is not None:
-                self.journal.save_trace(running.session_id, t0, gate.recorder.rows)
-        except PC6Error:
-            logger.exception("could not journal the end of session %s", running.session_id)
         self.results.append(result)
         if self.running is running:
             self.running = None
@@ -463,10 +454,10 @@ class Daemon:
         running.done.set()
         self._wake()
 
-    def _gate_event(self, session_id: int, event: GateEvent) -> None:
+    def _gate_event(self, event: GateEvent) -> None:
+        """The session journals its gate's events; a trip also latches here."""
         if isinstance(event, Tripped):
             self.authority.trip = event.reason
-        self._note(session_id, event.kind, event.reason)
 
     async def _end_running(self, reason: str) -> None:
         running = self.running

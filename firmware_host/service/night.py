@@ -19,7 +19,6 @@ from typing import IO, Any
 
 from firmware_host.clock import LoopClock
 from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
-from firmware_host.drive.calibrated import CalibratedActuator
 from firmware_host.errors import BackendUnavailable, ConfigError
 from firmware_host.plan.schedule import night_bounds, night_of
 from firmware_host.plan.store import ProfileStore, check_schedule
@@ -48,7 +47,8 @@ class NightResult:
 
 
 def twin_factory(config: Config) -> Any:
-    """Makes the simulated twin of the configured backend, with the wearer's calibration.
+    """Makes the simulated twin of the configured backend (the daemon's session assembly
+    applies the wearer's calibration and limits on top, as on the real night).
 
     The gpio backend runs on mock pins with its simulated wrist; a band (serial or BLE) is
     stood in for by the simulator, whose leases and ceilings match the band's.
@@ -65,7 +65,7 @@ def twin_factory(config: Config) -> Any:
                 logger.warning("gpio twin unavailable (%s); using the simulator", err)
         if inner is None:
             inner = create_backend("sim", kind=kind.value)
-        return CalibratedActuator(inner, cfg.calibration_for(kind))
+        return inner
 
     return make
 

@@ -68,6 +68,7 @@ class Config:
     sha256: str = ""
     backend: str = "sim"
     kind: ActuatorKind = ActuatorKind.VIBRATION
+    kind_given: bool = False  # [backend] kind written in the file (else a band may say)
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     timezone: str | None = None
     require_clock_sync: bool = True
@@ -176,6 +177,7 @@ def _build(table: Mapping[str, Any], source: str, base: Path) -> Config:
     for name, keys in SECTION_KEYS.items():
         _known(_table(table, name), keys, name)
     backend, kind, options = _backend(_table(table, "backend"))
+    kind_given = "kind" in _table(table, "backend")
     timezone = table.get("timezone")
     if timezone is not None:
         if not isinstance(timezone, str):
@@ -189,6 +191,7 @@ def _build(table: Mapping[str, Any], source: str, base: Path) -> Config:
         source=source,
         backend=backend,
         kind=kind,
+        kind_given=kind_given,
         backend_options=options,
         timezone=timezone,
         require_clock_sync=_bool(table.get("require_clock_sync", True), "require_clock_sync"),

@@ -1,38 +1,58 @@
 """``pc6 run``: one session of a profile on a backend, from the command line.
 
-It validates everything before anything moves, says SIMULATED loudly when nothing physical
-is driven, shows progress, turns Ctrl-C and SIGTERM into a soft stop, journals the session
-and prints a summary. Whatever happens, the output ends at 0 and the trace ends with a 0 row.
+It reads the same config as the daemon (backend, calibration, limits; flags can only lower
+a limit), validates everything — the trace file included — before anything moves, says
+SIMULATED loudly when nothing physical is driven, shows progress, journals the session and
+prints a summary. The session itself is built by :mod:`firmware_host.session.assembly`,
+like every other session.
+
+Every way out that Python can catch ends with the output at 0, the trace's last row 0 and
+the session journaled with its true end: the end of the profile, an exception, SIGINT
+(once: soft stop; twice: stop at once), SIGTERM, SIGHUP (the SSH session dropped),
+SIGQUIT, SIGUSR1/2, or the reader of stdout going away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
+import logging
+import os
 import signal
+import stat
 import sys
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from firmware_host.clock import Clock, LoopClock, RealClock
-from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
-from firmware_host.drive.trace import CsvTraceWriter, TraceRecorder
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.drive.trace import CsvTraceWriter, RowSink
 from firmware_host.durations import format_duration
-from firmware_host.errors import InvalidInput, PC6Error
-from firmware_host.guard.events import GateEvent
-from firmware_host.guard.gate import SafetyGate
-from firmware_host.guard.limits import Limits, limits_for
+from firmware_host.errors import InvalidInput
 from firmware_host.guard.preview import gate_view
-from firmware_host.paths import default_journal_path
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.timeline import Timeline, compile_profile
-from firmware_host.play.engine import EndReason, Engine, SessionResult
-from firmware_host.record.journal import Journal
+from firmware_host.play.engine import EndReason, SessionResult
+from firmware_host.record.journal import VIRTUAL, Journal
+from firmware_host.session.assembly import Journaling, Overrides, Session, Setup, resolve
+from firmware_host.session.config import Config, default_config_path, load_config
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Every signal that would otherwise kill ``pc6 run`` with the outputs on.
+STOP_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+SIGNAL_WHY = {signal.SIGHUP: "SIGHUP (the terminal or SSH session went away)"}
 
 
 @dataclass
@@ -40,7 +60,7 @@ class RunOptions:
     """What ``pc6 run`` was asked to do."""
 
     profile: Profile
-    backend: str = "sim"
+    backend: str | None = None  # None: the config's
     kind: str | None = None
     fast: bool = False
     trace: Path | None = None
@@ -49,60 +69,96 @@ class RunOptions:
     backend_options: dict[str, Any] = field(default_factory=dict)
     stop_button: int | None = None  # GPIO of a push button: press = stop, hold = trip
     limits: dict[str, Any] = field(default_factory=dict)
+    config: Path | None = None  # None: the default location (missing there: defaults)
     out: IO[str] = sys.stdout
     err: IO[str] = sys.stderr
 
 
 def choose_kind(profile: Profile, kind: str | None) -> ActuatorKind:
-    """The actuator kind to run: asked for, else the profile's first.
+    """The actuator kind asked for (checked against the profile), else the profile's first.
 
     Raises:
         InvalidInput: unknown kind, or one the profile is not meant for.
     """
-    if kind is None:
-        return ActuatorKind(profile.kinds[0])
-    if kind not in {k.value for k in ActuatorKind}:
-        raise InvalidInput(f"--kind must be vibration or pressure, got {kind!r}")
-    if kind not in profile.kinds:
-        raise InvalidInput(
-            f"profile {profile.name!r} is meant for {', '.join(profile.kinds)}, not {kind}"
-        )
-    return ActuatorKind(kind)
+    setup = resolve(Config(), Overrides(kind=kind or profile.kinds[0]), profile)
+    assert setup.kind is not None
+    return setup.kind
 
 
-def check_max_level(value: float | None) -> None:
-    """``--max-level`` must be in (0, 1]."""
-    if value is not None and (math.isnan(value) or not 0 < value <= 1):
-        raise InvalidInput(f"--max-level must be above 0 and at most 1, got {value}")
+def read_config(path: Path | None) -> Config:
+    """The config ``pc6 run`` uses: ``--config FILE`` (must exist) or the default location.
+
+    Raises:
+        ConfigError: invalid, or an explicit path that does not exist.
+    """
+    if path is not None:
+        return load_config(path, missing_ok=False)
+    return load_config(default_config_path())
 
 
 def run(options: RunOptions) -> int:
-    """Run a session; returns the exit code (0 done or stopped by the user, 1 fault)."""
-    check_max_level(options.max_level)
-    kind = choose_kind(options.profile, options.kind)
+    """Run a session; returns the exit code (0 done or stopped by a person, 1 fault)."""
+    out = _Output(options.out)
+    err = _Output(options.err)
+    config = read_config(options.config)
+    setup = resolve(
+        config,
+        Overrides(
+            backend=options.backend,
+            kind=options.kind,
+            backend_options=options.backend_options,
+            max_level=options.max_level,
+            limits=options.limits,
+        ),
+        options.profile,
+    )
     timeline = compile_profile(options.profile)
-    limits = limits_for(kind, options.limits)
-    # What the gate will change, told (and journalled) before anything moves; a profile
-    # beyond the hard ceilings is refused here (guard/preview.py).
-    changes = gate_view(timeline, kind, limits, max_level=options.max_level).summary()
-    actuator = create_backend(options.backend, kind=kind.value, **options.backend_options)
-    simulated = actuator.capabilities.simulated
-    if options.fast and not simulated:
-        raise InvalidInput(
-            "--fast runs on virtual time and needs a simulated backend "
-            "(--backend sim, or --sim-pins)"
-        )
-    journal = Journal(options.journal or default_journal_path())
-    session = _Session(options, timeline, actuator, kind, journal, limits)
-    session.gate_changes = changes
+    changes: list[str] = []
+    if setup.kind is not None:
+        # What the gate will change, told (and journaled) before anything moves; a profile
+        # beyond the hard ceilings is refused here (guard/preview.py).
+        limits = setup.limits_for(setup.kind)
+        changes = gate_view(timeline, setup.kind, limits, max_level=setup.max_level).summary()
+    trace_file = _open_trace(options.trace)
     try:
-        if options.fast:
-            result = _run_virtual(session.main)
-        else:
-            result = asyncio.run(session.main(RealClock()))
+        journal = Journal(options.journal or config.journal)
+        try:
+            cli = _RunSession(options, setup, timeline, journal, trace_file, out, err)
+            cli.gate_changes = changes
+            main = cli.main
+            result = _run_virtual(main) if options.fast else asyncio.run(main(RealClock()))
+        finally:
+            if journal is not None:
+                journal.close()
     finally:
-        journal.close()
+        if trace_file is not None:
+            with contextlib.suppress(OSError):
+                trace_file.close()
+    out.close()
     return 0 if result.reason in (EndReason.COMPLETED, EndReason.STOPPED) else 1
+
+
+def _open_trace(path: Path | None) -> IO[str] | None:
+    """Open the trace and write its header now: a bad path fails before anything moves.
+
+    Raises:
+        InvalidInput: the file cannot be created or written (missing folder, read-only
+            filesystem, a full disk).
+    """
+    if path is None:
+        return None
+    try:
+        f = open(path, "w", encoding="utf-8")  # noqa: SIM115 — closed by run()
+    except OSError as e:
+        raise InvalidInput(f"--trace {path}: cannot write: {e.strerror or e}") from None
+    try:
+        f.write("t_s,level\n")
+        f.flush()  # /dev/full and a full disk fail here, not in the middle of the night
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            f.close()
+        raise InvalidInput(f"--trace {path}: cannot write: {e.strerror or e}") from None
+    return f
 
 
 def _run_virtual(main: Callable[[Clock], Coroutine[Any, Any, T]]) -> T:
@@ -116,128 +172,181 @@ def _run_virtual(main: Callable[[Clock], Coroutine[Any, Any, T]]) -> T:
         loop.close()
 
 
-class _Session:
+class _Output:
+    """A stream whose reader may go away: then writes are dropped and someone is told."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.closed_reason: str | None = None
+        self.on_closed: Callable[[str], None] | None = None
+
+    def say(self, text: str = "", *, end: str = "\n") -> None:
+        if self.closed_reason is not None:
+            return
+        try:
+            self.stream.write(text + end)
+            self.stream.flush()
+        except (BrokenPipeError, OSError, ValueError) as e:
+            self._closed(f"output closed ({type(e).__name__})")
+
+    def isatty(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int | None:
+        try:
+            return self.stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def _closed(self, why: str) -> None:
+        if self.closed_reason is not None:
+            return
+        self.closed_reason = why
+        fd = self.fileno()
+        if fd is not None:
+            # Nobody reads any more: point the descriptor at /dev/null, so that neither a
+            # later write nor the interpreter's final flush fails with a traceback.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+        if self.on_closed is not None:
+            self.on_closed(why)
+
+    def close(self) -> None:
+        if self.closed_reason is None:
+            with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+                self.stream.flush()
+
+
+class _RunSession:
     def __init__(
         self,
         options: RunOptions,
+        setup: Setup,
         timeline: Timeline,
-        actuator: Actuator,
-        kind: ActuatorKind,
-        journal: Journal,
-        limits: Limits,
+        journal: Journal | None,
+        trace_file: IO[str] | None,
+        out: _Output,
+        err: _Output,
     ) -> None:
         self.o = options
-        self.limits = limits
+        self.setup = setup
         self.timeline = timeline
-        self.actuator = actuator
-        self.kind = kind
         self.journal = journal
-        self.session_id: int | None = None
+        self.trace_file = trace_file
+        self.out, self.err = out, err
+        self.session: Session | None = None
+        self.trace_error: str | None = None
         self.clock: Clock = RealClock()
-        self.engine: Engine | None = None
-        self.stop_request: str | None = None  # a signal that came before the engine existed
+        self._signals_seen = 0
+        self._last_why = "stopped"
         self.gate_changes: list[str] = []  # what the safety gate will change, in words
 
     async def main(self, clock: Clock) -> SessionResult:
         """Announce, play, summarise; signals are caught from the first line on."""
         self.clock = clock
-        with self._signals():
-            return await self._main()
-
-    async def _main(self) -> SessionResult:
-        o = self.o
-        simulated = self.actuator.capabilities.simulated
-        if simulated:
-            print(
-                f"SIMULATED — nothing physical moves (backend {o.backend}, {self.kind})",
-                file=o.out,
-                flush=True,
-            )
-        stats = self.timeline.stats()
-        print(
-            f"profile {o.profile.name}: {format_duration(stats.duration_ms)}, "
-            f"peak {stats.peak:.2f}, {'virtual time' if o.fast else 'real time'}",
-            file=o.out,
-            flush=True,
-        )
-        for line in self.gate_changes:
-            print(f"  the safety gate changes it — {line}", file=o.out, flush=True)
-        trace_file = open(o.trace, "w", encoding="utf-8") if o.trace else None  # noqa: SIM115
-        try:
-            return await self._play(self.limits, trace_file)
-        finally:
-            if trace_file:
-                trace_file.close()
-
-    async def _play(self, limits: Limits, trace_file: IO[str] | None) -> SessionResult:
-        o, clock = self.o, self.clock
-        used = self._budget_used_tonight(limits)
-        gate = SafetyGate(
-            self.actuator,
-            clock,
-            limits,
-            max_level=o.max_level,
-            budget_used_s=used,
-            on_event=self._journal_event,
-        )
-        self.session_id = self.journal.start_session(
-            at=clock.wall(),
-            profile=o.profile.name,
-            sha256=o.profile.sha256,
-            source=o.profile.source,
-            backend=o.backend,
-            kind=self.kind.value,
-            simulated=self.actuator.capabilities.simulated,
-        )
-        for line in self.gate_changes:
-            self.journal.event(self.session_id, at=clock.wall(), kind="gate change", detail=line)
-        sink = CsvTraceWriter(trace_file) if trace_file else None
-        result = SessionResult(EndReason.TRIPPED, "did not start")
-        try:
-            await gate.open(TraceRecorder(clock.now(), sink))
-            engine = self.engine = Engine(self.timeline, gate, clock)
-            if self.stop_request:
-                engine.stop(self.stop_request)
-            with self._progress(engine), self._button(engine, gate):
-                result = await engine.run()
-        except PC6Error as err:
-            result = SessionResult(EndReason.TRIPPED, str(err))
-        finally:
-            await gate.close()
-            self._journal_end(result, gate)
-        self._summary(result, gate)
+        with self._signals(), self._watch_stdout():
+            session = self._build(clock)
+            self._announce(session)
+            result = await session.run(attach=self._attach)
+        self._summary(result, session)
         return result
 
-    @contextlib.contextmanager
-    def _signals(self) -> Any:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        count = 0
+    def _build(self, clock: Clock) -> Session:
+        o = self.o
+        sinks: tuple[RowSink, ...] = ()
+        if self.trace_file is not None:
+            sinks = (CsvTraceWriter(self.trace_file, header=False, on_error=self._trace_failed),)
+        journaling = None
+        if self.journal is not None:
+            # A run on virtual time is journaled at the real time, as a virtual run: never
+            # charged, never part of a night (its own clock would stamp it hours ahead).
+            journaling = Journaling(
+                self.journal,
+                origin=VIRTUAL if o.fast else "cli",
+                wall=time.time if o.fast else None,
+            )
+        session = Session(
+            self.setup,
+            o.profile,
+            self.timeline,
+            clock=clock,
+            journaling=journaling,
+            trace_sinks=sinks,
+            notes=[("gate change", line) for line in self.gate_changes],
+        )
+        if o.fast and not session.simulated:
+            raise InvalidInput(
+                "--fast runs on virtual time and needs a simulated backend "
+                "(--backend sim, or --sim-pins)"
+            )
+        self.session = session
+        if self._signals_seen:
+            session.stop(self._last_why)
+        return session
 
-        def handle(name: str) -> None:
-            nonlocal count
-            count += 1
-            if count == 1:
-                print(
-                    f"\n{name}: stopping with a soft ramp down (again to stop at once)",
-                    file=self.o.err,
-                    flush=True,
+    def _announce(self, session: Session) -> None:
+        o, setup = self.o, self.setup
+        kind = str(setup.kind) if setup.kind else "kind from the band"
+        if session.simulated:
+            self.out.say(f"SIMULATED — nothing physical moves (backend {setup.backend}, {kind})")
+        stats = self.timeline.stats()
+        self.out.say(
+            f"profile {o.profile.name}: {format_duration(stats.duration_ms)}, "
+            f"peak {stats.peak:.2f}, {'virtual time' if o.fast else 'real time'}"
+        )
+        for line in self.gate_changes:
+            self.out.say(f"  the safety gate changes it — {line}")
+        self.out.say(f"config: {setup.config.source}")
+        if o.fast:
+            self.out.say("virtual time: journaled as a virtual run, not counted as a night")
+        cap = setup.max_level
+        if cap is not None and setup.kind is not None:
+            config_cap = setup.config.limits_for(setup.kind).max_level
+            if cap > config_cap:
+                self.out.say(
+                    f"--max-level {cap:g} is above the config's limit ({config_cap:g}); "
+                    f"the limit stays {config_cap:g}"
                 )
-                self.stop_request = f"{name} from user"
-                if self.engine is not None:
-                    self.engine.stop(self.stop_request)
-            elif count == 2 and task is not None:
-                task.cancel()  # once: further signals must not cut the clean-up short
 
+    @contextlib.contextmanager
+    def _attach(self, session: Session) -> Iterator[None]:
+        """Once the session is open: progress and the stop button."""
+        with self._progress(session), self._button(session):
+            yield
+
+    # -- ways out ---------------------------------------------------------------------
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals_seen += 1
+        why = SIGNAL_WHY.get(sig, sig.name)
+        session = self.session
+        if self._signals_seen == 1:
+            self._last_why = f"{why} from user"
+            self.err.say(f"\n{sig.name}: stopping with a soft ramp down (again to stop at once)")
+            if session is not None:
+                session.stop(self._last_why)
+        elif session is not None:
+            self.err.say(f"\n{sig.name} again: stopping at once")
+            session.stop_now(f"{why} twice from user: stopped at once")
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
         installed: list[signal.Signals] = []
         previous: dict[signal.Signals, Any] = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             try:
-                loop.add_signal_handler(sig, handle, sig.name)
+                loop.add_signal_handler(sig, self._on_signal, sig)
                 installed.append(sig)
-            except (NotImplementedError, RuntimeError, Exception):
-                # A virtual-time loop has no signal handlers: fall back to plain ones.
-                previous[sig] = signal.signal(sig, lambda s, f: handle(signal.Signals(s).name))
+            except (NotImplementedError, RuntimeError, ValueError, OSError):
+                # A virtual-time loop has no signal handlers: plain ones, handed to the loop.
+                previous[sig] = signal.signal(
+                    sig, lambda s, f: loop.call_soon_threadsafe(self._on_signal, signal.Signals(s))
+                )
         try:
             yield
         finally:
@@ -246,62 +355,79 @@ class _Session:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
-    def _budget_used_tonight(self, limits: Limits) -> float:
-        """Stimulation already given tonight (noon to noon, local time) by earlier runs.
+    @contextlib.contextmanager
+    def _watch_stdout(self) -> Iterator[None]:
+        """A reader that closes our stdout pipe is a way out: stop, as for SIGTERM."""
+        self.out.on_closed = self._output_closed
+        self.err.on_closed = self._output_closed
+        fd = self.out.fileno()
+        loop = asyncio.get_running_loop()
+        watching = False
+        if fd is not None and not self.o.fast and _is_pipe(fd):
+            try:
+                loop.add_reader(fd, self._check_pipe, fd)
+                watching = True
+            except (NotImplementedError, OSError, ValueError, RuntimeError):
+                pass
+        try:
+            yield
+        finally:
+            if watching:
+                with contextlib.suppress(Exception):
+                    loop.remove_reader(fd)  # type: ignore[arg-type]
 
-        A run on virtual time is a check, not a night: it neither counts nor is counted.
+    def _check_pipe(self, fd: int) -> None:
+        import select
 
-        Raises:
-            PC6Error: the nightly budget is used up; nothing starts.
-        """
-        if self.o.fast:
-            return 0.0
-        import datetime as dt
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        events = poller.poll(0)
+        if any(ev & (select.POLLERR | select.POLLHUP) for _, ev in events):
+            asyncio.get_running_loop().remove_reader(fd)
+            self.out._closed("stdout closed by its reader")
 
-        from firmware_host.plan.schedule import night_bounds, night_of
+    def _output_closed(self, why: str) -> None:
+        if self.session is not None:
+            self.session.stop(why)
 
-        tz = dt.datetime.now().astimezone().tzinfo or dt.UTC
-        start, end = night_bounds(night_of(self.clock.wall(), tz), tz)
-        used = self.journal.on_time_between(
-            start, end, self.kind.value, simulated=self.actuator.capabilities.simulated
-        )
-        if used >= limits.nightly_budget_s:
-            raise PC6Error(
-                f"tonight's {self.kind} budget ({limits.nightly_budget_s:g} s) is used up "
-                f"({used:.0f} s so far); it renews at noon"
-            )
-        return used
+    def _trace_failed(self, error: OSError) -> None:
+        self.trace_error = f"{error.strerror or error}"
+        logger.error("trace file: %s; the session goes on without it", self.trace_error)
+
+    # -- beside the session -------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _button(self, engine: Engine, gate: SafetyGate) -> Any:
-        if self.o.stop_button is None:
+    def _button(self, session: Session) -> Iterator[None]:
+        if self.o.stop_button is None or session.engine is None or session.gate is None:
             yield
             return
         from firmware_host.play.stop_button import attach_stop_button
 
-        detach = attach_stop_button(engine, gate, self.o.stop_button)
+        detach = attach_stop_button(session.engine, session.gate, self.o.stop_button)
         try:
             yield
         finally:
             detach()
 
     @contextlib.contextmanager
-    def _progress(self, engine: Engine) -> Any:
+    def _progress(self, session: Session) -> Iterator[None]:
         if self.o.fast:
             yield
             return
-        task = asyncio.get_running_loop().create_task(self._show_progress(engine))
+        task = asyncio.get_running_loop().create_task(self._show_progress(session))
         try:
             yield
         finally:
             task.cancel()
-            if self.o.err.isatty():
-                print(file=self.o.err)
+            if self.err.isatty():
+                self.err.say()
 
-    async def _show_progress(self, engine: Engine) -> None:
-        tty = self.o.err.isatty()
+    async def _show_progress(self, session: Session) -> None:
+        engine = session.engine
+        assert engine is not None
+        tty = self.err.isatty()
         every = 1.0 if tty else 30.0
-        tag = "[SIMULATED] " if self.actuator.capabilities.simulated else ""
+        tag = "[SIMULATED] " if session.simulated else ""
         next_at = self.clock.now() + every
         while True:
             await self.clock.sleep_until(next_at)
@@ -311,40 +437,28 @@ class _Session:
                 f"{engine.gate.output:.2f} · {format_duration(engine.remaining_s * 1000)} "
                 f"remaining{' · paused' if engine.paused else ''}"
             )
-            print(
-                f"\r{line:<72}" if tty else line,
-                end="" if tty else "\n",
-                file=self.o.err,
-                flush=True,
-            )
+            self.err.say(f"\r{line:<72}" if tty else line, end="" if tty else "\n")
 
-    def _journal_event(self, event: GateEvent) -> None:
-        self.journal.event(
-            self.session_id, at=self.clock.wall(), kind=event.kind, detail=event.reason
-        )
-
-    def _journal_end(self, result: SessionResult, gate: SafetyGate) -> None:
-        if self.session_id is None:
-            return
-        for _, kind, detail in result.events:
-            if kind in ("paused", "resumed"):
-                self.journal.event(self.session_id, at=self.clock.wall(), kind=kind, detail=detail)
-        self.journal.end_from_result(
-            self.session_id, result, at=self.clock.wall(), on_s=gate.budget_used_s
-        )
-
-    def _summary(self, result: SessionResult, gate: SafetyGate) -> None:
-        out = self.o.out
+    def _summary(self, result: SessionResult, session: Session) -> None:
+        say = self.out.say
         ended = result.reason.value + (f": {result.detail}" if result.detail else "")
-        print(f"session {ended}", file=out)
-        print(
+        say(f"session {ended}")
+        say(
             f"  duration {format_duration(result.duration_s * 1000)} · dose "
-            f"{result.dose:.1f} level·s · peak {result.peak:.2f} · largest timing error "
-            f"{result.max_lateness_s * 1000:.3f} ms",
-            file=out,
+            f"{result.dose:.3f} level·s · peak {result.peak:.2f} · largest timing error "
+            f"{result.max_lateness_s * 1000:.3f} ms"
         )
-        if gate.tripped:
-            print(f"  SAFETY TRIP latched: {gate.tripped}", file=out)
+        if session.gate is not None and session.gate.tripped:
+            say(f"  SAFETY TRIP latched: {session.gate.tripped}")
         if self.o.trace:
-            print(f"  trace written to {self.o.trace}", file=out)
-        out.flush()
+            if self.trace_error:
+                say(f"  trace {self.o.trace} is incomplete: {self.trace_error}")
+            else:
+                say(f"  trace written to {self.o.trace}")
+
+
+def _is_pipe(fd: int) -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except OSError:
+        return False

@@ -131,7 +131,7 @@ def test_trip_latches_until_reset(home: Path) -> None:
         await until(clock, local(22, 0))
         assert (await ctl(daemon, "start", profile="short"))["ok"]
         await until(clock, local(22, 0, 10))
-        made[-1].inner.fail_next = "motor driver overheated"
+        made[-1].fail_next = "motor driver overheated"
         await until(clock, local(22, 1))
         seen["status"] = await ctl(daemon, "status")
         seen["refused"] = await ctl(daemon, "start", profile="short")
@@ -232,7 +232,7 @@ def test_profiles_run_relative_to_the_calibration(home: Path) -> None:
     async def script(daemon: Daemon, clock: LoopClock) -> None:
         assert (await ctl(daemon, "start", profile="short"))["ok"]
         await until(clock, local(21, 50, 20))
-        seen.append(made[0].inner.output.level_at(clock.now()))
+        seen.append(made[0].output.level_at(clock.now()))
         seen.append(daemon.status()["session"]["output"])
 
     seen: list[float] = []
@@ -248,9 +248,9 @@ def test_link_loss_is_journaled_and_the_session_goes_on(home: Path) -> None:
     async def script(daemon: Daemon, clock: LoopClock) -> None:
         assert (await ctl(daemon, "start", profile="short"))["ok"]
         await until(clock, local(21, 50, 10))
-        made[0].inner.report_link(False, "link lost: out of range")
+        made[0].report_link(False, "link lost: out of range")
         await until(clock, local(21, 50, 20))
-        made[0].inner.report_link(True, "link back")
+        made[0].report_link(True, "link back")
 
     run_virtual(lambda: night(config, T0, local(21, 55), during=script, actuator_factory=factory))
     links = _events(home, "link")
@@ -268,7 +268,7 @@ def test_a_restart_keeps_the_trip_latched_and_the_snooze(home: Path) -> None:
         await until(clock, local(22, 0))
         assert (await ctl(daemon, "start", profile="short"))["ok"]
         await until(clock, local(22, 0, 10))
-        made[-1].inner.fail_next = "motor driver overheated"
+        made[-1].fail_next = "motor driver overheated"
         await until(clock, local(22, 1))
         assert (await ctl(daemon, "snooze", duration="8h"))["ok"]
 

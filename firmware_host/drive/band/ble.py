@@ -186,5 +186,6 @@ BACKEND = Backend(
     create=create,
     check_options=check_ble_options,
     services=("bluetooth",),
+    learns_kind=True,  # no kind given: the band says what it drives
     summary="a band over Bluetooth LE (BlueZ; bonded, encrypted)",
 )

@@ -138,5 +138,6 @@ BACKEND = Backend(
     create=create,
     check_options=check_serial_options,
     devices=serial_devices,
+    learns_kind=True,  # no kind given: the band says what it drives
     summary="a band on USB serial (a pseudo-terminal for `pc6 sim band`)",
 )
