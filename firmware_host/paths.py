@@ -1,9 +1,71 @@
-"""Where pc6band keeps its state and config (XDG base directories, overridable)."""
+"""Where pc6band keeps its state and config (XDG base directories, overridable).
+
+Two sets of places: a user's own (XDG, for ``pc6 run`` and a daemon started by hand), and the
+system service's, which ``pc6 service install`` creates (``/etc/pc6band``,
+``/var/lib/pc6band``, ``/run/pc6band``). A builder in the service's group who types
+``pc6 ctl status`` or ``pc6 log`` with no flags reaches the system daemon when one is
+installed and they have no config of their own.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+SERVICE_NAME = "pc6band"
+
+
+@dataclass(frozen=True)
+class SystemPaths:
+    """The system service's places; ``root`` moves them all (tests, staging installs)."""
+
+    root: Path = Path("/")
+
+    @property
+    def config_dir(self) -> Path:
+        """``/etc/pc6band``: the config, profiles and band keys (root-owned folder)."""
+        return self.root / "etc" / SERVICE_NAME
+
+    @property
+    def config(self) -> Path:
+        """``/etc/pc6band/pc6band.toml``."""
+        return self.config_dir / "pc6band.toml"
+
+    @property
+    def state_dir(self) -> Path:
+        """``/var/lib/pc6band``: the journal, owned by the service user."""
+        return self.root / "var" / "lib" / SERVICE_NAME
+
+    @property
+    def journal(self) -> Path:
+        """``/var/lib/pc6band/journal.sqlite``."""
+        return self.state_dir / "journal.sqlite"
+
+    @property
+    def runtime_dir(self) -> Path:
+        """``/run/pc6band``: the control socket (systemd's ``RuntimeDirectory=``)."""
+        return self.root / "run" / SERVICE_NAME
+
+    @property
+    def socket(self) -> Path:
+        """``/run/pc6band/control.sock``."""
+        return self.runtime_dir / "control.sock"
+
+    @property
+    def unit(self) -> Path:
+        """``/etc/systemd/system/pc6band.service``."""
+        return self.root / "etc" / "systemd" / "system" / f"{SERVICE_NAME}.service"
+
+
+def system_paths() -> SystemPaths:
+    """The system service's places; ``$PC6_SYSTEM_ROOT`` moves them (tests only)."""
+    return SystemPaths(Path(os.environ.get("PC6_SYSTEM_ROOT") or "/"))
+
+
+def system_installed() -> bool:
+    """Whether ``pc6 service install`` has put a system config in place."""
+    return system_paths().config.exists()
 
 
 def state_dir() -> Path:
@@ -24,6 +86,58 @@ def config_dir() -> Path:
     return Path(base) / "pc6band"
 
 
-def default_journal_path() -> Path:
-    """The journal database inside the state directory."""
+def user_config_path() -> Path:
+    """The user's own config file (it may not exist)."""
+    return config_dir() / "pc6band.toml"
+
+
+def default_config_path() -> Path:
+    """The config to use when none is named.
+
+    ``$PC6_CONFIG``; else the user's own file when it exists; else the system service's
+    ``/etc/pc6band/pc6band.toml`` when it is installed; else the user's (missing: defaults).
+    """
+    override = os.environ.get("PC6_CONFIG")
+    if override:
+        return Path(override)
+    own = user_config_path()
+    if own.exists() or "PC6_CONFIG_DIR" in os.environ:
+        return own
+    system = system_paths().config
+    return system if system.exists() else own
+
+
+def is_system_config(path: Path) -> bool:
+    """Whether ``path`` is the system service's config (so its defaults are the service's)."""
+    try:
+        return path.resolve() == system_paths().config.resolve()
+    except OSError:
+        return False
+
+
+def default_journal_path(config: Path | None = None) -> Path:
+    """The journal: the service's for the system config, else in the state directory."""
+    if "PC6_STATE_DIR" not in os.environ and config is not None and is_system_config(config):
+        return system_paths().journal
     return state_dir() / "journal.sqlite"
+
+
+def default_socket_path(config: Path | None = None) -> Path:
+    """The control socket when the config does not name one.
+
+    ``$PC6_SOCKET``; systemd's ``$RUNTIME_DIRECTORY`` (inside the service); the service's
+    ``/run/pc6band/control.sock`` for the system config; ``$XDG_RUNTIME_DIR``; the state dir.
+    """
+    override = os.environ.get("PC6_SOCKET")
+    if override:
+        return Path(override)
+    runtime = os.environ.get("RUNTIME_DIRECTORY")
+    if runtime:
+        # RUNTIME_DIRECTORY may list several directories separated by colons.
+        return Path(runtime.split(":")[0]) / "control.sock"
+    if config is not None and is_system_config(config):
+        return system_paths().socket
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return Path(xdg) / "pc6band.sock"
+    return state_dir() / "control.sock"

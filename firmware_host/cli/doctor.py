@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firmware_host.errors import PC6Error
+from firmware_host.paths import is_system_config
 from firmware_host.session.config import Config, load_config
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -44,10 +45,25 @@ class System:
     access: Callable[[Path, int], bool] = os.access
     run: Callable[[list[str]], tuple[int, str]] = _run
     clock_synced: Callable[[], bool] = field(default=lambda: _synced())
+    import_ok: Callable[[str], bool] = field(default=lambda name: _importable(name))
+    read_text: Callable[[Path], str | None] = field(default=lambda path: _read(path))
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8")
+    except OSError:
+        return None
 
 
 def _synced() -> bool:
-    from firmware_host.service.daemon import clock_synchronized
+    from firmware_host.service.clock_sync import clock_synchronized
 
     return clock_synchronized()
 
@@ -68,6 +84,7 @@ def diagnose(config_path: Path | None, system: System | None = None) -> list[Che
     checks.append(_clock(config, system))
     checks.append(_group(config, system))
     checks.append(_daemon(config, system))
+    checks += _service(config, system)
     return checks
 
 
@@ -95,6 +112,8 @@ def _backend(config: Config, system: System) -> list[Check]:
         checks += _modem_manager(system)  # it probes every new serial port
     if "bluetooth" in backend.services:
         checks += _bluez(config, system)
+    if config.backend == "gpio":
+        checks += _gpio(config, system)
     return checks
 
 
@@ -104,10 +123,99 @@ def _simulated_by_default(name: str) -> bool:
     return backend_is_simulated(name, {})
 
 
+def _gpio(config: Config, system: System) -> list[Check]:
+    """The gpio backend on a real Pi: gpiozero's pin factory, and SPI for the sensor."""
+    options = config.backend_options
+    checks = []
+    if system.import_ok("lgpio"):
+        checks.append(Check(OK, "lgpio installed (gpiozero's pin factory on a Pi)"))
+    else:
+        checks.append(
+            Check(
+                FAIL,
+                "lgpio is not installed: gpiozero has no pin factory on a Pi",
+                "pip install 'pc6band[gpio]' (in the service's venv)",
+            )
+        )
+    if options.get("sensor_channel") is not None or options.get("current_channel") is not None:
+        spi = Path("/dev/spidev0.0")
+        if system.exists(spi):
+            checks.append(_device(spi, "spi", system))
+        else:
+            checks.append(
+                Check(
+                    FAIL,
+                    "SPI is off (no /dev/spidev0.0) but the MCP3008 sensor is configured",
+                    "sudo raspi-config nonint do_spi 0 (or dtparam=spi=on in config.txt), reboot",
+                )
+            )
+    return checks
+
+
+#: What the installed unit must have, each with the defect its absence causes.
+UNIT_NEEDS = (
+    ("clock_adjtime", "its syscall filter kills the daemon at the clock check"),
+    ("WorkingDirectory=", "lgpio cannot write its files (cwd /, read-only)"),
+    ("DeviceAllow=char-spi ", "SPI (the force sensor) is blocked"),
+    ("DeviceAllow=/dev/gpiomem0", "a Pi 5's /dev/gpiomem0..4 are blocked"),
+    ("pc6-gpio-off --config", "pins stay on after a crash (ExecStopPost= forces nothing)"),
+)
+BACKEND_GROUPS = {"gpio": ("gpio",), "serial": ("dialout",), "ble": ("bluetooth",)}
+
+
+def _service(config: Config, system: System) -> list[Check]:
+    from firmware_host.paths import system_paths
+
+    unit = system_paths().unit
+    text = system.read_text(unit) if system.exists(unit) else None
+    if text is None:
+        return [Check(WARN, "no system service installed", "sudo pc6 service install")]
+    checks = []
+    for needle, defect in UNIT_NEEDS:
+        if needle not in text:
+            checks.append(
+                Check(
+                    FAIL,
+                    f"sandbox: {unit} lacks {needle.strip()}: {defect}",
+                    "sudo pc6 service install (rewrites the unit)",
+                )
+            )
+    if not checks:
+        checks.append(Check(OK, f"sandbox: {unit} is the current unit"))
+    user = next(
+        (ln.split("=", 1)[1].strip() for ln in text.splitlines() if ln.startswith("User=")),
+        "pc6band",
+    )
+    code, out = system.run(["id", "-nG", user])
+    if code != 0:
+        return [
+            *checks,
+            Check(FAIL, f"service user {user} does not exist", "sudo pc6 service install"),
+        ]
+    wanted = list(BACKEND_GROUPS.get(config.backend, ()))
+    if config.backend == "gpio" and (
+        config.backend_options.get("sensor_channel") is not None
+        or config.backend_options.get("current_channel") is not None
+    ):
+        wanted.append("spi")
+    missing = [g for g in wanted if g not in out.split()]
+    if missing:
+        checks.append(
+            Check(
+                FAIL,
+                f"service user {user} is not in group(s) {', '.join(missing)}",
+                "sudo pc6 service install (adds the groups this system has)",
+            )
+        )
+    elif wanted:
+        checks.append(Check(OK, f"service user {user} in {', '.join(wanted)}"))
+    return checks
+
+
 def _device(path: Path, group: str, system: System) -> Check:
     if not system.exists(path):
         hint = (
-            "plug the band in; install systemd/99-pc6band.rules for /dev/pc6band"
+            "plug the band in; sudo pc6 service install writes the udev rule for /dev/pc6band"
             if group == "dialout"
             else "enable GPIO: this does not look like a Pi"
         )
@@ -132,8 +240,8 @@ def _modem_manager(system: System) -> list[Check]:
         Check(
             FAIL,
             "ModemManager will probe the band's serial port",
-            "sudo cp systemd/99-pc6band.rules /etc/udev/rules.d/ && sudo udevadm "
-            "control --reload && sudo udevadm trigger (or: sudo systemctl disable "
+            "pair the band, then sudo pc6 service install (writes "
+            "/etc/udev/rules.d/99-pc6band.rules for it; or: sudo systemctl disable "
             "--now ModemManager)",
         )
     ]
@@ -175,6 +283,17 @@ def _bluez(config: Config, system: System) -> list[Check]:
 
 def _journal(config: Config, system: System) -> Check:
     path = config.journal
+    if config.source != "<defaults>" and is_system_config(Path(config.source)):
+        # The service writes it; a builder in the group only reads it (pc6 log).
+        if not system.exists(path):
+            return Check(OK, f"journal: {path} (the service creates it)")
+        if system.access(path, os.R_OK):
+            return Check(OK, f"journal readable: {path}")
+        return Check(
+            FAIL,
+            f"journal not readable: {path}",
+            "sudo usermod -aG pc6band $USER, then log in again",
+        )
     folder = path if system.exists(path) else path.parent
     while not system.exists(folder) and folder != folder.parent:
         folder = folder.parent

@@ -40,8 +40,13 @@ def _cmd_log(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from firmware_host.experiment.blind import open_for_display
+    from firmware_host.record import report
     from firmware_host.session.config import load_config
 
+    # Bad input is refused before anything is read: with or without a journal, a CSV or not.
+    night_text = report.check_night(args.night) if args.night else None
+    if args.plot:
+        _require_matplotlib()
     config = load_config(args.config, missing_ok=args.config is None)
     path = Path(args.journal) if args.journal else config.journal
     if not path.exists():
@@ -49,16 +54,16 @@ def _cmd_log(args: argparse.Namespace) -> int:
         return 0
     tz = config.tz
     # While an experiment is blind its nights read as "experiment night" (no arm, no dose).
-    with open_for_display(path) as journal:
-        if args.csv:
-            return _csv(journal, args.csv, events=args.events)
-        if args.night or args.plot:
-            from firmware_host.record import report
-
-            night = report.pick_night(journal, args.night or "last", tz)
+    with open_for_display(path, read_only=True) as journal:
+        night = None
+        if night_text or args.plot:
+            night = report.pick_night(journal, night_text or "last", tz)
             if night is None:
                 print("no sessions yet")
                 return 0
+        if args.csv:
+            return _csv(journal, args.csv, events=args.events, night=night, tz=tz)
+        if night is not None:
             print(report.morning_report(journal, night, tz))
             if args.plot:
                 try:
@@ -69,6 +74,21 @@ def _cmd_log(args: argparse.Namespace) -> int:
             return 0
         _list(journal, args.n, tz, events=args.events)
     return 0
+
+
+def _require_matplotlib() -> None:
+    """``--plot`` needs matplotlib, an optional extra: say how to add it to this venv."""
+    import sys
+
+    from firmware_host.errors import PC6Error
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PC6Error(
+            "--plot needs matplotlib, which is not installed here; add it with: "
+            f"{sys.executable} -m pip install 'pc6band[plot]'"
+        ) from None
 
 
 def _list(journal: Any, n: int, tz: Any, *, events: bool) -> None:
@@ -104,7 +124,7 @@ def _list(journal: Any, n: int, tz: Any, *, events: bool) -> None:
                 print(f"          {stamp} {kind}: {detail}")
 
 
-def _csv(journal: Any, target: str, *, events: bool) -> int:
+def _csv(journal: Any, target: str, *, events: bool, night: Any = None, tz: Any = None) -> int:
     import csv
     import sys
 
@@ -116,7 +136,10 @@ def _csv(journal: Any, target: str, *, events: bool) -> int:
         raise InvalidInput(f"--csv: cannot write {target}: {err.strerror}") from err
     try:
         writer = csv.writer(out)
-        rows = report.event_rows(journal) if events else report.session_rows(journal)
+        if events:
+            rows = report.event_rows(journal, night=night, tz=tz)
+        else:
+            rows = report.session_rows(journal, night=night, tz=tz)
         for row in rows:
             writer.writerow(row)
     finally:

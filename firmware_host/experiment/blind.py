@@ -13,7 +13,7 @@ from pathlib import Path
 
 from firmware_host.experiment.store import Store
 from firmware_host.experiment.tonight import BLIND_LABEL
-from firmware_host.record.journal import Journal, SessionRow
+from firmware_host.record.journal import Journal, SessionRow, connect_read_only
 
 HIDDEN = "(hidden while the experiment is blind)"
 
@@ -21,8 +21,8 @@ HIDDEN = "(hidden while the experiment is blind)"
 class BlindJournal(Journal):
     """A journal whose blind experiment nights read as "experiment night"."""
 
-    def __init__(self, path: str | Path, blinded: set[int]) -> None:
-        super().__init__(path)
+    def __init__(self, path: str | Path, blinded: set[int], *, read_only: bool = False) -> None:
+        super().__init__(path, read_only=read_only)
         self.blinded = blinded
 
     def _sessions(self, tail: str, args: tuple[object, ...]) -> list[SessionRow]:
@@ -56,8 +56,31 @@ class BlindJournal(Journal):
         return None if session_id in self.blinded else super().trace(session_id)
 
 
-def open_for_display(path: str | Path) -> Journal:
-    """The journal at ``path`` as a person may see it now."""
+def open_for_display(path: str | Path, *, read_only: bool = False) -> Journal:
+    """The journal at ``path`` as a person may see it now (``read_only``: for readers)."""
+    if read_only:
+        blinded = _blinded_read_only(Path(path))
+        return (
+            BlindJournal(path, blinded, read_only=True)
+            if blinded
+            else Journal(path, read_only=True)
+        )
     with Store(path) as store:
         blinded = store.blinded_sessions()
     return BlindJournal(path, blinded) if blinded else Journal(path)
+
+
+def _blinded_read_only(path: Path) -> set[int]:
+    """:meth:`Store.blinded_sessions` for a reader who may not write the journal."""
+    db = connect_read_only(path)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"experiment_sessions", "experiments"} <= tables:
+            return set()  # no experiment was ever set up in this journal
+        rows = db.execute(
+            "SELECT s.session_id FROM experiment_sessions s JOIN experiments e"
+            " ON e.name = s.name WHERE e.blind = 1 AND e.state != 'unblinded'"
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+    finally:
+        db.close()

@@ -115,11 +115,49 @@ class SessionRow:
     on_s: float | None = None
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only SQLite connection to the journal at ``path`` (``mode=ro``).
+
+    Raises:
+        JournalError: it cannot be opened.
+    """
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+        # A WAL journal nobody has open has no -shm file, and a reader who may not write
+        # the folder cannot create one. No writer is then active (a writer keeps both
+        # files while it runs), so the file as it stands is the whole journal.
+        db = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.Error as err:
+        raise JournalError(f"cannot read journal {path}: {err}") from err
+
+
 class Journal:
     """A handle on the journal database; one per process."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """Open (and create, unless ``read_only``) the journal at ``path``.
+
+        ``read_only`` is for readers (``pc6 log``): the file is opened with SQLite's
+        ``mode=ro``, so a builder in the service's group who does not own the journal, or a
+        read-only mount, can read it; nothing is created or migrated.
+
+        Raises:
+            JournalError: it cannot be opened.
+        """
         self.path = Path(path)
+        if read_only:
+            self._db = connect_read_only(self.path)
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)

@@ -15,9 +15,28 @@ from firmware_host.durations import format_duration
 from firmware_host.plan.schedule import night_bounds, night_of
 from firmware_host.record.journal import Journal, SessionRow
 
-INTERRUPTIONS = ("trip", "limit", "fault", "link", "button", "paused")
+INTERRUPTIONS = ("trip", "limit", "fault", "link", "link lost", "button", "paused")
+KILLED = "killed"
 NOT_RAN = ("schedule",)  # skipped or missed scheduled sessions
 HIDDEN_TOTALS = "  stimulation and dose: hidden while the experiment is blind"
+
+
+def check_night(text: str) -> str:
+    """``text`` if it names a night (a date, or ``last``).
+
+    Raises:
+        InvalidInput: not a date.
+    """
+    from firmware_host.errors import InvalidInput
+
+    if text != "last":
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(
+                f"--night: must be a date like 2026-03-29 or 'last', got {text!r}"
+            ) from None
+    return text
 
 
 def pick_night(journal: Journal, text: str, tz: dt.tzinfo) -> dt.date | None:
@@ -26,17 +45,10 @@ def pick_night(journal: Journal, text: str, tz: dt.tzinfo) -> dt.date | None:
     Raises:
         InvalidInput: not a date.
     """
-    from firmware_host.errors import InvalidInput
-
-    if text == "last":
+    if check_night(text) == "last":
         rows = journal.recent(1)
         return night_of(rows[0].started_at, tz) if rows else None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"--night: must be a date like 2026-03-29 or 'last', got {text!r}"
-        ) from None
+    return dt.date.fromisoformat(text)
 
 
 def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
@@ -49,28 +61,32 @@ def morning_report(journal: Journal, night: dt.date, tz: dt.tzinfo) -> str:
     change = _clock_change(start, end, tz)
     if change:
         lines.append(f"  {change}")
+
+    def hm(when: float | None) -> str:
+        return _hm(when, tz)
+
     if not sessions:
         lines.append("  no sessions")
     else:
         lines.append(f"  sessions: {len(sessions)}")
-        lines += [f"    {_session_line(s, tz)}" for s in sessions]
+        lines += [f"    {_session_line(s, sessions, hm)}" for s in sessions]
         # A blind experiment's nights (see experiment/blind.py) come without dose or on-time.
         hidden: set[int] = getattr(journal, "blinded", set())
         blind = hidden & {s.id for s in sessions}
         lines += [HIDDEN_TOTALS] if blind else _totals(sessions)
-    interruptions = [e for e in events if e[2] in INTERRUPTIONS]
-    ended_early = [s for s in sessions if s.reason not in ("completed", None)]
+    ended_early = [s for s in sessions if _ended_early(s, sessions)]
+    interruptions = _separate_interruptions(events, ended_early)
     lines.append(f"  interruptions: {len(interruptions) + len(ended_early)}")
     for s in ended_early:
         lines.append(
-            f"    {_hm(s.ended_at or s.started_at, tz)} {s.profile} {s.reason}"
+            f"    {hm(s.ended_at or s.started_at)} {s.profile} {_reason(s, sessions)}"
             f"{': ' + s.detail if s.detail else ''}"
         )
-    lines += [f"    {_hm(at, tz)} {kind}: {detail}" for at, _, kind, detail in interruptions]
+    lines += [f"    {hm(at)} {kind}: {detail}" for at, _, kind, detail in interruptions]
     not_run = [e for e in events if e[2] in NOT_RAN]
     if not_run:
         lines.append(f"  scheduled but not run: {len(not_run)}")
-        lines += [f"    {_hm(at, tz)} {detail}" for at, _, _, detail in not_run]
+        lines += [f"    {hm(at)} {detail}" for at, _, _, detail in not_run]
     problems = [e for e in events if e[2] in ("config", "profile")]
     lines += [f"  {kind}: {detail}" for _, _, kind, detail in problems]
     return "\n".join(lines)
@@ -89,15 +105,46 @@ def _clock_change(start: float, end: float, tz: dt.tzinfo) -> str:
     )
 
 
-def _session_line(s: SessionRow, tz: dt.tzinfo) -> str:
-    span = f"{_hm(s.started_at, tz)}–{_hm(s.ended_at, tz) if s.ended_at else '??:??'}"
+#: End reasons, and the event kinds whose last occurrence in the session is that end's cause
+#: (the event is then the same interruption, not a second one).
+CAUSED_BY = {"limit": ("limit",), "tripped": ("trip",), "link lost": ("link lost", "link")}
+
+
+def _ended_early(s: SessionRow, sessions: list[SessionRow]) -> bool:
+    return _reason(s, sessions) not in ("completed", "running or killed")
+
+
+def _reason(s: SessionRow, sessions: list[SessionRow]) -> str:
+    """How ``s`` ended; an open session that a later one followed was killed."""
+    if s.reason:
+        return s.reason
+    if any(o.started_at > s.started_at for o in sessions):
+        return KILLED
+    return "running or killed"
+
+
+def _separate_interruptions(
+    events: list[tuple[float, int | None, str, str]], ended_early: list[SessionRow]
+) -> list[tuple[float, int | None, str, str]]:
+    """Interruption events, less the one that is the cause of a session's early end."""
+    causes: set[tuple[float, int | None, str, str]] = set()
+    for s in ended_early:
+        kinds = CAUSED_BY.get(s.reason or "", ())
+        mine = [e for e in events if e[1] == s.id and e[2] in kinds]
+        if mine:
+            causes.add(mine[-1])
+    return [e for e in events if e[2] in INTERRUPTIONS and e not in causes]
+
+
+def _session_line(s: SessionRow, sessions: list[SessionRow], hm: Any) -> str:
+    span = f"{hm(s.started_at)}–{hm(s.ended_at) if s.ended_at else '??:??'}"
     on = format_duration((s.on_s or 0) * 1000)
     delivered = f"on {on:>7}  dose {s.dose or 0:7.1f}  peak {s.peak or 0:.2f}"
     if s.dose is None and s.on_s is None and s.ended_at is not None:
         delivered = "on, dose and peak hidden"  # a blind experiment night
     return (
         f"{span}  {s.profile:<18} {s.origin or '-':<8} {s.kind:<9} "
-        f"{s.reason or 'running or killed':<10} {delivered}{'  ' + s.detail if s.detail else ''}"
+        f"{_reason(s, sessions):<10} {delivered}{'  ' + s.detail if s.detail else ''}"
     )
 
 
@@ -111,11 +158,17 @@ def _totals(sessions: list[SessionRow]) -> list[str]:
 
 
 def _hm(when: float | None, tz: dt.tzinfo) -> str:
-    return dt.datetime.fromtimestamp(when or 0, tz).strftime("%H:%M")
+    """Local ``HH:MM``; with the UTC offset inside an hour the clock shows twice."""
+    local = dt.datetime.fromtimestamp(when or 0, tz)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return local.strftime("%H:%M%z")[:-2] + ":" + local.strftime("%z")[-2:]
+    return local.strftime("%H:%M")
 
 
-def session_rows(journal: Journal) -> Iterator[list[Any]]:
-    """CSV rows of every session, header first."""
+def session_rows(
+    journal: Journal, *, night: dt.date | None = None, tz: dt.tzinfo | None = None
+) -> Iterator[list[Any]]:
+    """CSV rows of every session (of the night of ``night`` in ``tz``), header first."""
     yield [
         "id",
         "started_at",
@@ -133,7 +186,11 @@ def session_rows(journal: Journal) -> Iterator[list[Any]]:
         "peak",
         "max_lateness_ms",
     ]
-    for s in reversed(journal.recent(10**9)):
+    if night is None:
+        sessions = list(reversed(journal.recent(10**9)))
+    else:
+        sessions = journal.sessions_between(*night_bounds(night, tz or dt.UTC))
+    for s in sessions:
         yield [
             s.id,
             _iso(s.started_at),
@@ -153,10 +210,13 @@ def session_rows(journal: Journal) -> Iterator[list[Any]]:
         ]
 
 
-def event_rows(journal: Journal) -> Iterator[list[Any]]:
-    """CSV rows of every event, header first."""
+def event_rows(
+    journal: Journal, *, night: dt.date | None = None, tz: dt.tzinfo | None = None
+) -> Iterator[list[Any]]:
+    """CSV rows of every event (of the night of ``night`` in ``tz``), header first."""
     yield ["at", "session_id", "kind", "detail"]
-    for at, session_id, kind, detail in journal.events_between(0, float("inf")):
+    start, end = (0.0, float("inf")) if night is None else night_bounds(night, tz or dt.UTC)
+    for at, session_id, kind, detail in journal.events_between(start, end):
         yield [_iso(at), session_id if session_id is not None else "", kind, detail]
 
 

@@ -40,6 +40,7 @@ from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
 from firmware_host.service.authority import LEVEL_MAX, Authority, Refused
+from firmware_host.service.clock_sync import ClockSyncCheck
 from firmware_host.service.scheduler import Scheduler
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
@@ -49,7 +50,7 @@ from firmware_host.session.config import Config, load_config
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LEVEL_MAX", "Daemon", "Refused", "clock_synchronized", "default_actuator"]
+__all__ = ["LEVEL_MAX", "Daemon", "Refused", "default_actuator"]
 
 ActuatorFactory = Callable[[Config, ActuatorKind], Actuator]
 
@@ -84,29 +85,6 @@ def default_actuator(config: Config, kind: ActuatorKind) -> Actuator:
     return create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
 
 
-def clock_synchronized() -> bool:
-    """Whether the kernel believes the system clock is synchronized (``adjtimex``).
-
-    ``adjtimex`` with no modes only reads; it returns ``TIME_ERROR`` (5) while the clock is
-    unsynchronized, which is what ``timedatectl`` shows as "System clock synchronized: no".
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        buf = ctypes.create_string_buffer(512)  # larger than struct timex on every ABI
-        state = libc.adjtimex(buf)
-    except (OSError, AttributeError):
-        state = -1
-    if state == -1:  # filtered (seccomp) or unavailable: ask systemd-timesyncd instead
-        flag = Path("/run/systemd/timesync/synchronized")
-        if flag.exists():
-            return True
-        logger.warning("cannot tell whether the clock is synchronized; trusting it")
-        return True
-    return bool(state != 5)
-
-
 class Daemon:
     """The service. Construct, then ``await run()``; control calls come from :mod:`control`."""
 
@@ -117,7 +95,7 @@ class Daemon:
         clock: Clock,
         journal: Journal | None = None,
         notifier: Notifier | None = None,
-        clock_synced: Callable[[], bool] = clock_synchronized,
+        clock_synced: Callable[[], bool] | None = None,
         actuator_factory: ActuatorFactory = default_actuator,
         config: Config | None = None,
     ) -> None:
@@ -135,7 +113,7 @@ class Daemon:
         self.running: Running | None = None
         self.pending: list[Pending] = []
         self.authority = Authority(self._keep)
-        self.scheduler = Scheduler(clock_synced)
+        self.scheduler = Scheduler(clock_synced or ClockSyncCheck())
         self.results: list[SessionResult] = []
         self._stopping = False
         self._waiter: asyncio.Future[None] | None = None

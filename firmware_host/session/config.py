@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from firmware_host.drive.calibration import Calibration
 from firmware_host.durations import parse_duration_ms
 from firmware_host.errors import BackendUnavailable, ConfigError, DurationError
 from firmware_host.guard.limits import Limits, limits_for
-from firmware_host.paths import config_dir, default_journal_path, state_dir
+from firmware_host.paths import default_config_path, default_journal_path, default_socket_path
 from firmware_host.plan.schedule import Entry, parse_entries, zone
 from firmware_host.tomlpos import field_lines, line_of
 
@@ -97,26 +96,6 @@ class Config:
         return self.limits.get(kind) or limits_for(kind)
 
 
-def default_config_path() -> Path:
-    """``$PC6_CONFIG``, else ``pc6band.toml`` in the config directory."""
-    override = os.environ.get("PC6_CONFIG")
-    return Path(override) if override else config_dir() / "pc6band.toml"
-
-
-def default_socket_path() -> Path:
-    """``$PC6_SOCKET``, systemd's ``$RUNTIME_DIRECTORY``, ``$XDG_RUNTIME_DIR``, state dir."""
-    for env, leaf in (
-        ("PC6_SOCKET", ""),
-        ("RUNTIME_DIRECTORY", "control.sock"),
-        ("XDG_RUNTIME_DIR", "pc6band.sock"),
-    ):
-        value = os.environ.get(env)
-        if value:
-            # RUNTIME_DIRECTORY may list several directories separated by colons.
-            return Path(value.split(":")[0]) / leaf if leaf else Path(value)
-    return state_dir() / "control.sock"
-
-
 def example_config_text() -> str:
     """The commented example config shipped with the package."""
     from importlib.resources import files
@@ -140,11 +119,20 @@ def load_config(path: str | Path | None = None, *, missing_ok: bool = True) -> C
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from err
-    return parse_config(raw, source=str(path), base=path.parent)
+    return parse_config(raw, source=str(path), base=path.parent, origin=path)
 
 
-def parse_config(raw: bytes | str, *, source: str = "<config>", base: Path | None = None) -> Config:
+def parse_config(
+    raw: bytes | str,
+    *,
+    source: str = "<config>",
+    base: Path | None = None,
+    origin: Path | None = None,
+) -> Config:
     """Validate config text; relative paths are taken from ``base``.
+
+    ``origin`` is the file it came from: the system service's config gets the service's
+    journal and socket as defaults (see :mod:`firmware_host.paths`).
 
     Raises:
         ConfigError: with ``source:line: key: reason``.
@@ -156,7 +144,7 @@ def parse_config(raw: bytes | str, *, source: str = "<config>", base: Path | Non
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"{source}: not valid TOML: {err}") from err
     try:
-        config = _build(table, source, base or Path.cwd())
+        config = _build(table, source, base or Path.cwd(), origin)
     except ConfigError as err:
         message = str(err)
         key = message.split(":", 1)[0]
@@ -172,7 +160,7 @@ def _replace(config: Config, **changes: Any) -> Config:
     return replace(config, **changes)
 
 
-def _build(table: Mapping[str, Any], source: str, base: Path) -> Config:
+def _build(table: Mapping[str, Any], source: str, base: Path, origin: Path | None) -> Config:
     _known(table, TOP_KEYS, "")
     for name, keys in SECTION_KEYS.items():
         _known(_table(table, name), keys, name)
@@ -198,8 +186,8 @@ def _build(table: Mapping[str, Any], source: str, base: Path) -> Config:
         calibration=_calibrations(_table(table, "calibration")),
         limits=_limits(_table(table, "limits")),
         schedule=parse_entries(table.get("schedule")),
-        journal=_path(journal.get("path"), "journal.path", base) or default_journal_path(),
-        socket=_path(control.get("socket"), "control.socket", base) or default_socket_path(),
+        journal=_path(journal.get("path"), "journal.path", base) or default_journal_path(origin),
+        socket=_path(control.get("socket"), "control.socket", base) or default_socket_path(origin),
         socket_group=_text(control.get("group"), "control.group"),
         profile_dirs=tuple(_dirs(profiles.get("dirs", []), base)),
         stop_button=_stop_button(_table(table, "stop_button")),

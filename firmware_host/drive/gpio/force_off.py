@@ -1,9 +1,13 @@
 """Force the gpio backend's pins off, even after the process that drove them died.
 
-For systemd's ``ExecStopPost=`` (see ``docs/gpio-wiring.md``)::
+For systemd's ``ExecStopPost=`` (the shipped unit does this)::
 
-    ExecStopPost=/opt/pc6/venv/bin/python -m firmware_host.drive.gpio.force_off --pin 13 --pin 23 \\
-        --servo-pin 18
+    ExecStopPost=/opt/pc6band/venv/bin/pc6-gpio-off --config /etc/pc6band/pc6band.toml
+
+With ``--config`` (and by default, with no pins given: the config ``pc6`` would use) it reads
+the gpio backend's output pins from the config; for any other backend there is nothing to
+force (a band switches itself off when its lease lapses) and it exits 0. ``--pin`` and
+``--servo-pin`` name pins by hand.
 
 A process killed with SIGKILL leaves its pins where they were, and the Pi's PWM peripheral
 goes on pulsing a hardware-PWM pin by itself. This claims each output pin as a plain GPIO
@@ -20,8 +24,14 @@ import logging
 import os
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from firmware_host.drive.actuator import ActuatorKind
+from firmware_host.drive.gpio.options import PressureConfig, parse_options
+from firmware_host.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="how long to send release pulses before going low (default 0.5)",
     )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="take the pins from this config's gpio backend (the default with no pins given)",
+    )
     parser.add_argument("--min-pulse-ms", type=float, default=1.0)
     parser.add_argument("--max-pulse-ms", type=float, default=2.0)
     parser.add_argument(
@@ -76,9 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Force the pins off; 0 if every pin was set, 1 if any failed, 2 for bad arguments."""
     args = build_parser().parse_args(argv)
-    if not args.pin and not args.servo_pin:
-        print("pc6-gpio-off: give at least one --pin or --servo-pin", file=sys.stderr)
-        return 2
+    if args.config or not (args.pin or args.servo_pin):
+        try:
+            found = _pins_from_config(args)
+        except ConfigError as err:
+            print(f"pc6-gpio-off: {err}", file=sys.stderr)
+            return 1
+        if not found and not (args.pin or args.servo_pin):
+            return 0
     if not 0 <= args.release <= 1 or args.release_s < 0:
         print("pc6-gpio-off: --release must be 0–1 and --release-s ≥ 0", file=sys.stderr)
         return 2
@@ -89,6 +109,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     for pin in [*args.servo_pin, *args.pin]:
         failed += _drive_low(pin, factory)
     return 1 if failed else 0
+
+
+def _pins_from_config(args: argparse.Namespace) -> bool:
+    """Add the config's gpio output pins to ``args``; False if its backend has none.
+
+    Raises:
+        ConfigError: the config cannot be read, or its gpio options are invalid.
+    """
+    from firmware_host.paths import default_config_path
+
+    path = Path(args.config) if args.config else default_config_path()
+    try:
+        table = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        if args.config:
+            raise ConfigError(f"{path}: no such config file") from None
+        table = {}  # no config: the defaults drive the simulator
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the pins: {err}") from err
+    raw = table.get("backend") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: backend: must be a table ([backend])")
+    backend = dict(raw)
+    name = backend.pop("name", "sim")
+    if name != "gpio":
+        print(f"pc6-gpio-off: {path}: backend {name} drives no GPIO pins; nothing to force off")
+        return False
+    try:
+        kind = ActuatorKind(backend.pop("kind", "vibration"))
+    except ValueError:
+        raise ConfigError(f"{path}: backend.kind: must be vibration or pressure") from None
+    args.sim_pins = bool(backend.pop("sim_pins", False)) or args.sim_pins
+    try:
+        options = parse_options(kind, backend)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    if isinstance(options, PressureConfig):
+        args.servo_pin.append(options.pin)
+        args.release = options.release
+        args.min_pulse_ms, args.max_pulse_ms = options.min_pulse_ms, options.max_pulse_ms
+        extra = [options.deadman_pin]
+    else:
+        extra = [options.pin, options.enable_pin]
+    args.pin += [pin for pin in extra if pin is not None]
+    return True
 
 
 def _factory(sim: bool) -> Any:

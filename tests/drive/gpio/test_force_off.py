@@ -36,7 +36,9 @@ def test_servo_gets_release_pulses_before_going_low(
     assert values[-1] == 0.0 and all(v == 0.0 for v in values[first + 1 :])
 
 
-@pytest.mark.parametrize("argv", [[], ["--pin", "13", "--release", "2"]])
+@pytest.mark.parametrize(
+    "argv", [["--pin", "13", "--release", "2"], ["--pin", "13", "--release-s", "-1"]]
+)
 def test_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--sim-pins", *argv]) == 2
     assert "pc6-gpio-off" in capsys.readouterr().err
