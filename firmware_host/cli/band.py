@@ -174,7 +174,9 @@ async def _scan(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m firmware_host.cli.band band …``."""
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from firmware_host.cli.logs import configure_logging
+
+    configure_logging(logging.WARNING)
     if argv[:1] == ["band"]:
         return band_main(argv[1:])
     print("usage: python -m firmware_host.cli.band band ...", file=sys.stderr)
