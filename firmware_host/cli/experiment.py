@@ -68,6 +68,8 @@ def register_sim(simsub: Any) -> None:
     sim.add_argument(
         "--end-to-end", action="store_true", help="one run through daemon, journal, diary"
     )
+    sim.add_argument("--run-in", type=int, default=0, help="run-in nights (end to end)")
+    sim.add_argument("--meaningful", type=float, help="the threshold that matters (end to end)")
     sim.set_defaults(handler=_cmd_sim)
 
 
@@ -291,7 +293,15 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         from firmware_host.service.experiment_sim import run_end_to_end
 
         started = time.perf_counter()
-        print(run_end_to_end(model, nights=args.nights, block=args.blocks, seed=args.seed))
+        text = run_end_to_end(
+            model,
+            nights=args.nights,
+            block=args.blocks,
+            seed=args.seed,
+            run_in=args.run_in,
+            meaningful=args.meaningful,
+        )
+        print(text)
         print(f"end to end: {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     s = simulate(model, runs=args.runs, nights=args.nights, block=args.blocks, seed=args.seed)

@@ -14,6 +14,7 @@ EXTENSIONS = (
     "firmware_host.cli.log",
     "firmware_host.cli.experiment",
     "firmware_host.cli.diary",
+    "firmware_host.cli.importer",
     "firmware_host.cli.ctl",
     "firmware_host.cli.daemon",
     "firmware_host.cli.service",

@@ -14,7 +14,7 @@ from typing import Any
 
 from firmware_host.experiment import diary as diary_mod
 from firmware_host.experiment.design import ACTIVE, CONTROL, RUN_IN
-from firmware_host.experiment.plan import OUTCOME_WORDS
+from firmware_host.experiment.plan import NATURAL_BETTER, OUTCOME_WORDS
 from firmware_host.experiment.stats import ALPHA, MIN_PAIRS, Batch, analyse_batch
 from firmware_host.experiment.store import Experiment, Store
 from firmware_host.experiment.tdist import normal_cdf, t_quantile
@@ -53,6 +53,12 @@ class Analysis:
     more_nights: int | None
     chance_meaningful: float | None
     run_in_sd: float | None
+    better: str = "lower"
+
+    @property
+    def primary(self) -> bool:
+        """Whether this is the outcome declared at plan time."""
+        return self.outcome == self.experiment.outcome
 
 
 def night_rows(
@@ -151,6 +157,8 @@ def analyse(
     import numpy as np
 
     outcome = outcome or exp.outcome
+    primary = outcome == exp.outcome
+    better = exp.better if primary else NATURAL_BETTER[outcome]
     nights = night_rows(store, exp, outcome, source, reasons)
     y, a = blocks_of(nights, exp.block)
     k = y.shape[1]
@@ -161,16 +169,17 @@ def analyse(
         harms[key] = analyse_batch(hy, ha, seed=seed) if enough(hy.shape[1], exp.block) else None
     allocated = [n for n in nights if n.letter != RUN_IN]
     run_in = [n.value for n in nights if n.letter == RUN_IN and n.value is not None]
-    width = width if width is not None else exp.meaningful
+    meaningful = exp.meaningful if primary else None  # the threshold was for the primary
+    width = width if width is not None else meaningful
     more = chance = None
     if batch is not None:
         sd = float(batch.sd_diff[0])
         if width:
             need = _blocks_for_width(sd, width)
             more = max(0, need - k) * exp.block
-        if exp.meaningful:
+        if meaningful:
             chance = sceptical_chance(
-                float(batch.estimate[0]), sd / math.sqrt(k), exp.meaningful, exp.better
+                float(batch.estimate[0]), sd / math.sqrt(k), meaningful, better
             )
     return Analysis(
         experiment=exp,
@@ -187,6 +196,7 @@ def analyse(
         more_nights=more,
         chance_meaningful=chance,
         run_in_sd=float(np.std(run_in, ddof=1)) if len(run_in) > 2 else None,
+        better=better,
     )
 
 
@@ -242,7 +252,8 @@ def describe(r: Analysis) -> str:
     lines = [
         f"Experiment {e.name}: {e.active} vs {e.control}, {e.nights} randomized nights in"
         f" {arms} after {e.run_in} run-in nights",
-        f"Outcome: {unit} ({r.outcome}), {e.better} is better; from {src}",
+        f"Outcome: {unit} ({r.outcome}), {r.better} is better; from {src}"
+        + ("" if r.primary else f" — a secondary outcome; {e.outcome} was declared in advance"),
         f"Nights: {allocated} allocated, {have} with the outcome, {allocated - have} missing;"
         f" complete {arms}: {r.complete} of {e.nights // e.block}",
         f"Adherence: as allocated {have}/{allocated} nights analysable; as delivered"
@@ -315,7 +326,7 @@ def _harm_lines(r: Analysis) -> list[str]:
 
 
 def _words(r: Analysis, est: float, lo: float, hi: float) -> str:
-    lower = r.experiment.better == "lower"
+    lower = r.better == "lower"
     better = (hi < 0) if lower else (lo > 0)
     worse = (lo > 0) if lower else (hi < 0)
     if better:

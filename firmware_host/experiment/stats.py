@@ -138,7 +138,7 @@ def _invert(pvalue: Any, estimate: Any, diffs: Any, alpha: float) -> tuple[Any, 
     bounds = []
     for side in (-1.0, 1.0):
         inside, outside = estimate.copy(), estimate + side * span
-        for _ in range(34):
+        for _ in range(26):  # span / 2^26: far below a minute or a percent
             mid = (inside + outside) / 2
             ok = pvalue(mid) >= alpha
             inside = np.where(ok, mid, inside)

@@ -35,7 +35,15 @@ TZ = "Europe/Berlin"
 START = dt.date(2026, 3, 2)  # 56 nights from here cross the spring clock change (29 March)
 
 
-def run_end_to_end(model: Model, *, nights: int, block: int, seed: int, run_in: int = 0) -> str:
+def run_end_to_end(
+    model: Model,
+    *,
+    nights: int,
+    block: int,
+    seed: int,
+    run_in: int = 0,
+    meaningful: float | None = None,
+) -> str:
     """Plan, run, diary, unblind and analyse one simulated experiment; returns the analysis."""
     import numpy as np
 
@@ -62,7 +70,7 @@ def run_end_to_end(model: Model, *, nights: int, block: int, seed: int, run_in: 
                     block,
                     "sol",
                     model.better,
-                    None,
+                    meaningful,
                     True,
                     START,
                 ),

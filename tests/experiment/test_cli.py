@@ -257,3 +257,24 @@ def test_unblind_refuses_before_the_last_night_unless_stopped(home: Path) -> Non
     assert "stopped" in status
     assert pc6("experiment", "unblind", "e1", "--config", str(config)).returncode == 0
     assert night_of(time.time(), BERLIN)  # (the plan started tonight)
+
+
+def test_analyze_can_use_an_imported_tracker_as_the_outcome(home: Path) -> None:
+    config, _ = experiment_home(home, nights=12, run_in=0)
+    with Store(home / "journal.sqlite") as store:
+        nights = store.nights("e1")
+        store.set_state("e1", "unblinded", at=time.time())
+    rows = ["in_bed,out_of_bed,total_sleep_min"]
+    for night_text, letter in nights:
+        night = dt.date.fromisoformat(night_text)
+        bed = dt.datetime.combine(night, dt.time(23), tzinfo=BERLIN)
+        wake = bed + dt.timedelta(hours=8)
+        rows.append(f"{bed.isoformat()},{wake.isoformat()},{420 if letter == 'A' else 400}")
+    (home / "t.csv").write_text("\n".join(rows) + "\n")
+    assert pc6("import", "csv", str(home / "t.csv"), "--config", str(config)).returncode == 0
+    proc = pc6("experiment", "analyze", "e1", "--config", str(config), "--source", "csv",
+               "--outcome", "tst")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "from csv (the device's estimate) — a secondary outcome; sol was declared" in proc.stdout
+    assert "In words: on these nights the outcome was better on active nights" in proc.stdout
+    assert "mean within-block: +20.0" in proc.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_testlib import ctl, until
+from daemon_testlib import SHORT_PROFILE, ctl, until
 from experiment_testlib import BERLIN, START, experiment_home, pc6, run_nights
 
 from firmware_host.cli.ctl import describe
@@ -30,14 +30,24 @@ FORBIDDEN = re.compile(
 )
 
 
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Six nights of a blind experiment, run once for the tests that only read them."""
+    home = tmp_path_factory.mktemp("ran")
+    (home / "profiles").mkdir()
+    (home / "profiles" / "short.toml").write_text(SHORT_PROFILE)
+    config, _ = experiment_home(home)
+    run_nights(config, START, 6)
+    return home, config
+
+
 def _arms(home: Path) -> dict[str, str]:
     with Store(home / "journal.sqlite") as store:
         return dict(store.nights("e1"))
 
 
-def test_each_night_plays_its_arm_and_run_in_nights_play_nothing(home: Path) -> None:
-    config, _ = experiment_home(home)
-    run_nights(config, START, 6)
+def test_each_night_plays_its_arm_and_run_in_nights_play_nothing(ran: tuple[Path, Path]) -> None:
+    home, _ = ran
     arms = _arms(home)
     with Journal(home / "journal.sqlite") as journal:
         rows = list(reversed(journal.recent(100)))
@@ -83,9 +93,8 @@ def _log(home: Path, config: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_log_report_events_and_csv_name_no_arm_while_blind(home: Path) -> None:
-    config, _ = experiment_home(home)
-    run_nights(config, START, 6)
+def test_log_report_events_and_csv_name_no_arm_while_blind(ran: tuple[Path, Path]) -> None:
+    home, config = ran
     arms = _arms(home)
     listing = _log(home, config, "--events")
     assert listing.count("experiment night") == 4
@@ -104,17 +113,17 @@ def test_log_report_events_and_csv_name_no_arm_while_blind(home: Path) -> None:
     assert reports["A"] == reports["C"]  # an active night's report reads like a control one
 
 
-def test_the_night_plot_while_blind_draws_no_level(home: Path, monkeypatch: Any) -> None:
-    pytest.importorskip("matplotlib")
+def test_the_night_plot_while_blind_draws_no_level(
+    ran: tuple[Path, Path], tmp_path: Path, monkeypatch: Any
+) -> None:
     from matplotlib.figure import Figure
 
-    config, _ = experiment_home(home)
-    run_nights(config, START, 6)
+    home, _ = ran
     figures: list[Figure] = []
     monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: figures.append(self))
     active = next(n for n, x in _arms(home).items() if x == "A")
     with open_for_display(home / "journal.sqlite") as journal:
-        report.plot_night(journal, dt.date.fromisoformat(active), BERLIN, str(home / "n.png"))
+        report.plot_night(journal, dt.date.fromisoformat(active), BERLIN, str(tmp_path / "n.png"))
     (fig,) = figures
     texts = [t.get_text() for t in fig.findobj(lambda o: hasattr(o, "get_text"))]
     assert not any(FORBIDDEN.search(t) for t in texts), texts
@@ -129,3 +138,29 @@ def test_after_unblinding_the_log_shows_the_truth(home: Path) -> None:
     listing = _log(home, config)
     assert "short" in listing and "e1-off" in listing
     assert "experiment night" not in listing
+
+
+def test_experiment_status_while_blind_names_no_arm(ran: tuple[Path, Path]) -> None:
+    _, config = ran
+    proc = pc6("experiment", "status", "e1", "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert "experiment sessions started: 4 of 4" in proc.stdout
+    assert "(blind)" in proc.stdout
+    assert not FORBIDDEN.search(proc.stdout), proc.stdout
+
+
+def test_an_existing_journal_keeps_its_sessions_when_the_experiment_tables_arrive(
+    home: Path,
+) -> None:
+    with Journal(home / "journal.sqlite") as journal:
+        sid = journal.start_session(
+            at=1.0, profile="old", sha256="x", source="s", backend="sim", kind="vibration",
+            simulated=True,
+        )  # fmt: skip
+    with Store(home / "journal.sqlite") as store:
+        assert store.experiments() == []
+        assert store.query("SELECT version FROM experiment_schema") == [(1,)]
+    with Store(home / "journal.sqlite"):
+        pass  # a second open adds nothing twice
+    with Journal(home / "journal.sqlite") as journal:
+        assert [(r.id, r.profile) for r in journal.recent(5)] == [(sid, "old")]

@@ -45,3 +45,14 @@ def test_bad_simulation_options_exit_2() -> None:
     assert proc.stderr.strip().splitlines() == [
         "pc6: error: --nights: must be a positive multiple of 2"
     ]
+
+
+def test_end_to_end_goes_through_the_daemon_journal_diary_and_analysis() -> None:
+    args = shlex.split("sim experiment --runs 40 --nights 24 --effect 20 --sd 20 --end-to-end")
+    proc = subprocess.run(PC6 + args, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "SIMULATED end to end: 24 sessions on virtual time, unblinding verified" in out
+    assert "as delivered 24/24 sessions of the allocated arm ran to their end" in out
+    assert "Difference (active − control)" in out
+    assert out.strip().splitlines()[-1].startswith("coverage ")
