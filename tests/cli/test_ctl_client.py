@@ -81,4 +81,8 @@ def test_ctl_imports_only_its_client(tmp_path: Path) -> None:
         "firmware_host.durations",  # small: checks `--in` and `snooze` before sending
         "firmware_host.errors",
         "firmware_host.paths",
+        # The command table the daemon also dispatches from (names, checks, help): small.
+        "firmware_host.service",
+        "firmware_host.service.authority",
+        "firmware_host.service.commands",
     ]
