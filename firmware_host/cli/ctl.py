@@ -200,6 +200,8 @@ def describe(reply: dict[str, Any]) -> str:
     """A reply as a person reads it."""
     if reply.get("cmd") == "status":
         return _status_text(reply)
+    if reply.get("cmd") == "report":
+        return str(reply.get("text"))
     shown = {k: v for k, v in reply.items() if k not in ("ok", "cmd", "id")}
     parts = [f"{k} {v}" for k, v in shown.items() if v not in (None, [], "")]
     return f"{reply.get('cmd')}: ok" + (f" ({', '.join(parts)})" if parts else "")
