@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import json
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from firmware_host.errors import InvalidInput, PC6Error
+
+# Not `from typing import TYPE_CHECKING`: importing typing is a tenth of pc6 ctl's time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 REPLY_TIMEOUT_S = 120.0  # `stop` answers once the soft ramp down has finished
 CONNECT_RETRY_S = 2.0
@@ -20,67 +25,83 @@ MAX_REPLY = 1 << 20
 
 
 def register(sub: Any) -> None:
-    """Add ``pc6 ctl`` to the ``pc6`` subcommands."""
+    """Add ``pc6 ctl`` to the ``pc6`` subcommands: one action per command of the table."""
+    import argparse
+
+    from firmware_host.service.commands import COMMANDS
+
     ctl = sub.add_parser("ctl", help="control the running daemon (status, start, stop, …)")
     ctl.add_argument("--socket", metavar="PATH", help="the daemon's socket (default: from config)")
     ctl.add_argument("--config", metavar="FILE", help="config file that names the socket")
     ctl.add_argument("--json", action="store_true", help="print the daemon's JSON reply")
     actions = ctl.add_subparsers(dest="action", metavar="ACTION", required=True)
-    status = actions.add_parser("status", help="what runs, who is in control and why, what next")
-    # Also accepted after the action (`pc6 ctl status --json`); SUPPRESS keeps the other.
-    status.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    start = actions.add_parser("start", help="start a profile now (or --in 10m)")
-    start.add_argument("profile")
-    start.add_argument("--in", dest="delay", metavar="DURATION", help="start later, e.g. 10m")
-    actions.add_parser("stop", help="stop the session (soft ramp down) and delayed starts")
-    actions.add_parser("pause", help="pause the session (soft ramp down)")
-    actions.add_parser("resume", help="resume a paused session (soft ramp up)")
-    level = actions.add_parser("level", help="scale the running session (1 = as written)")
-    level.add_argument("value", help="0 to 2; the safety limit still applies")
-    snooze = actions.add_parser("snooze", help="skip scheduled sessions for a while")
-    snooze.add_argument("duration", help="e.g. 30m, 2h; 'off' ends a snooze")
-    actions.add_parser("reset", help="clear a safety trip or a stop-button hold")
-    actions.add_parser("reload", help="read the config and profiles again")
+    for command in COMMANDS.values():
+        action = actions.add_parser(command.name, help=command.help)
+        # Also accepted after the action (`pc6 ctl status --json`); SUPPRESS keeps the other.
+        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+        for arg in command.args:
+            if arg.flag:
+                action.add_argument(
+                    arg.flag, dest=arg.field, metavar=arg.field.upper(), help=arg.help
+                )
+            else:
+                action.add_argument(arg.field, metavar=arg.name, help=arg.help)
     ctl.set_defaults(handler=main_args)
 
 
 def request_for(args: argparse.Namespace) -> dict[str, Any]:
-    """The JSON request for the parsed command line.
+    """The JSON request for the parsed command line, checked as the daemon will check it.
 
     Raises:
-        InvalidInput: a level that is not a number.
+        InvalidInput: a value the command refuses (nothing is sent).
     """
-    import math
+    from firmware_host.service.commands import COMMANDS
 
-    from firmware_host.durations import parse_duration_ms
-
-    request: dict[str, Any] = {"cmd": args.action}
-    if args.action == "start":
-        request["profile"] = args.profile
-        if args.delay:
-            parse_duration_ms(args.delay)  # bad input is caught here, with exit code 2
-            request["in"] = args.delay
-    elif args.action == "level":
-        try:
-            value = float(args.value)
-        except ValueError:
-            value = math.nan
-        if not 0 <= value <= 2:
-            raise InvalidInput(f"level: must be a number from 0 to 2, got {args.value!r}")
-        request["value"] = value
-    elif args.action == "snooze":
-        parse_duration_ms(args.duration, allow_zero=True)
-        request["duration"] = args.duration
-    return request
+    command = COMMANDS[args.action]
+    return command.request({a.field: getattr(args, a.field, None) for a in command.args})
 
 
-def socket_path(args: argparse.Namespace) -> Path:
-    """``--socket``, else the config's ``control.socket``, else the default."""
+def socket_path(args: Any) -> Path:
+    """``--socket``, else the config's ``control.socket``, else the default.
+
+    Only ``control.socket`` is read from the config (with tomllib, not the full validating
+    reader, which costs more than the rest of ``pc6 ctl``): the stop button has to work
+    even while the rest of a config is being edited into shape.
+
+    Raises:
+        InvalidInput: ``--config`` names no file, or the file is not TOML.
+    """
     if args.socket:
         return Path(args.socket)
-    from firmware_host.session.config import load_config
+    from firmware_host.paths import default_config_path, default_socket_path
 
-    return load_config(args.config).socket
+    config = Path(args.config) if args.config else default_config_path()
+    return _configured_socket(config, named=args.config is not None) or default_socket_path(config)
+
+
+def _configured_socket(config: Path, *, named: bool) -> Path | None:
+    import tomllib
+
+    try:
+        raw = config.read_bytes()
+    except FileNotFoundError:
+        if named:
+            raise InvalidInput(f"{config}: no such config file") from None
+        return None
+    except OSError as err:
+        raise PC6Error(f"{config}: cannot read: {err.strerror or err}") from err
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInput(f"{config}: not valid TOML: {err}") from err
+    control = table.get("control")
+    value = control.get("socket") if isinstance(control, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{config}: control.socket: must be the path of the socket")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config.parent / path
 
 
 def call(path: Path, request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
@@ -167,7 +188,10 @@ def _read_reply(sock: socket.socket, path: Path, timeout: float) -> bytes:
 
 def main_args(args: argparse.Namespace) -> int:
     """Run ``pc6 ctl``: 0 when the daemon did it, 1 when it refused, 2 on bad input."""
-    request = request_for(args)
+    return _send_and_show(args, request_for(args))
+
+
+def _send_and_show(args: Any, request: dict[str, Any]) -> int:
     reply = call(socket_path(args), request)
     ok = reply.get("ok") is True
     if args.json:
@@ -186,6 +210,8 @@ def describe(reply: dict[str, Any]) -> str:
     """A reply as a person reads it."""
     if reply.get("cmd") == "status":
         return _status_text(reply)
+    if reply.get("cmd") == "report":
+        return str(reply.get("text"))
     shown = {k: v for k, v in reply.items() if k not in ("ok", "cmd", "id")}
     parts = [f"{k} {v}" for k, v in shown.items() if v not in (None, [], "")]
     return f"{reply.get('cmd')}: ok" + (f" ({', '.join(parts)})" if parts else "")
@@ -224,17 +250,21 @@ def _output(value: float | None) -> str:
     return "output hidden (experiment night)" if value is None else f"output {value:.2f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``pc6 ctl …`` (and ``python -m firmware_host.cli.ctl``): never a traceback.
+def run_quick(options: dict[str, Any]) -> int:
+    """``pc6 ctl ACTION`` for a command without arguments, without argparse or the table.
 
-    ``pc6`` comes here directly, without building its whole parser: this is the stop
-    button over SSH, and importing the rest of the CLI would triple its time.
+    ``options`` holds ``socket``, ``config``, ``json`` and ``action`` (see cli/entry.py).
     """
-    parser = argparse.ArgumentParser(prog="pc6")
-    register(parser.add_subparsers(dest="command"))
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(**options)
+    return _guarded(lambda: _send_and_show(args, {"cmd": args.action}))
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    """Our errors as one line and an exit code; never a traceback."""
     try:
-        args = parser.parse_args(["ctl", *(sys.argv[1:] if argv is None else argv)])
-        return int(args.handler(args))
+        return run()
     except InvalidInput as err:
         print(f"pc6: error: {err}", file=sys.stderr)
         return 2
@@ -249,6 +279,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # the last line of defence: one sentence, never a traceback
         print(f"pc6 ctl: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``pc6 ctl …`` (and ``python -m firmware_host.cli.ctl``): never a traceback.
+
+    ``pc6`` comes here directly, without building its whole parser: this is the stop
+    button over SSH, and importing the rest of the CLI would triple its time.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="pc6")
+    register(parser.add_subparsers(dest="command"))
+
+    def run() -> int:
+        args = parser.parse_args(["ctl", *(sys.argv[1:] if argv is None else argv)])
+        return int(args.handler(args))
+
+    return _guarded(run)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 from firmware_host.drive.actuator import backend_is_simulated
 from firmware_host.experiment.tonight import BLIND_LABEL
 from firmware_host.plan.schedule import Occurrence
+from firmware_host.service.authority import hhmm
 from firmware_host.session.config import Config
 
 
@@ -32,6 +33,7 @@ class SessionView:
     paused: bool
     output: float
     level: float
+    ceiling: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ def status(s: Snapshot) -> dict[str, Any]:
             # A blind experiment night: the output would name the arm.
             "output": None if running.profile == BLIND_LABEL else round(running.output, 4),
             "level": running.level,
+            "ceiling": round(running.ceiling, 4),  # the limit the gate clips to
         }
     by, why = authority(s)
     return {
@@ -159,11 +162,6 @@ def summary(s: Snapshot) -> str:
         f"{sim}backend {s.config.backend}/{s.config.kind}, "
         f"{len(s.config.schedule)} schedule entries, config {s.config.source}"
     )
-
-
-def hhmm(when: float, tz: dt.tzinfo) -> str:
-    """Local ``HH:MM``."""
-    return dt.datetime.fromtimestamp(when, tz).strftime("%H:%M")
 
 
 def iso(when: float, tz: dt.tzinfo) -> str:
