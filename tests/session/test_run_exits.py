@@ -26,7 +26,8 @@ import pytest
 from exit_testlib import FifoWatch, band_line, last_session, pin_line, trace_rows
 
 PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
-# A bug injected into the real command: the engine raises at its second command.
+# A bug injected into the real command: the engine raises at its third command (at 1.3 s,
+# after a second of output at 0.7 with PROFILE_BUG).
 BUGGY = [
     sys.executable,
     "-c",
@@ -35,7 +36,7 @@ BUGGY = [
     "original = engine.Engine._note_lateness\n"
     "def broken(self, t_ms):\n"
     "    original(self, t_ms)\n"
-    "    if self.lateness.count >= 2:\n"
+    "    if self.lateness.count >= 3:\n"
     "        raise RuntimeError('injected bug')\n"
     "engine.Engine._note_lateness = broken\n"
     "from firmware_host.cli.main import main\n"
@@ -54,6 +55,9 @@ ramp = 0.0
 over = "300ms"
 """
 SHORT = PROFILE.replace('"60s"', '"500ms"')
+PROFILE_BUG = PROFILE.replace(
+    '[[steps]]\nhold = "60s"\n', '[[steps]]\nhold = "1s"\n[[steps]]\nset = 0.5\nfor = "60s"\n'
+)
 SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]
 WAYS = ["end", "exception", *SIGNALS, "SIGINT-twice", "stdout-closed"]
 OUTPUT_PIN = {"vibration": "GPIO13", "pressure": "GPIO18"}
@@ -68,6 +72,10 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
+
+
+def _profile(way: str) -> str:
+    return {"end": SHORT, "exception": PROFILE_BUG}.get(way, PROFILE)
 
 
 def _expected(way: str) -> tuple[int, str, str]:
@@ -150,7 +158,7 @@ GPIO_CASES = [("vibration", w) for w in WAYS] + [
 @pytest.mark.parametrize(("kind", "way"), GPIO_CASES)
 def test_every_way_out_on_gpio(tmp_path: Path, way: str, kind: str) -> None:
     profile = tmp_path / "p.toml"
-    profile.write_text(SHORT if way == "end" else PROFILE)
+    profile.write_text(_profile(way))
     watch = FifoWatch(tmp_path / "pins.fifo", pin_line)
     backend = ["--backend", "gpio", "--sim-pins", "--kind", kind]
     if kind == "pressure":
@@ -217,7 +225,7 @@ def band(tmp_path: Path) -> Iterator[tuple[str, FifoWatch]]:
 def test_every_way_out_on_a_band(tmp_path: Path, band: tuple[str, FifoWatch], way: str) -> None:
     port, watch = band
     profile = tmp_path / "p.toml"
-    profile.write_text((SHORT if way == "end" else PROFILE).replace(', "pressure"', ""))
+    profile.write_text(_profile(way).replace(', "pressure"', ""))
     child = subprocess.Popen(
         _command(way, profile, tmp_path, "--backend", "serial", "--port", port),
         env=_env(tmp_path),
