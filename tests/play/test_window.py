@@ -236,7 +236,7 @@ def test_a_frozen_link_whose_band_cut_at_its_lease_holds_then_resumes(
 def test_band_crystal_drift_is_measured_and_corrected(ppm: float) -> None:
     # ±50 ppm is 180 ms an hour; the host measures the band's rate from its ACKs and
     # places every window from the stream's anchor with it. (bench/band_drift.py: 8 h.)
-    result, band, link = run_virtual(play(pulses("1s", "4s", 720), drift_ppm=ppm))
+    _, band, link = run_virtual(play(pulses("1s", "4s", 720), drift_ppm=ppm))
     rises, _ = rises_and_falls(band)
     true_time = [t / band.rate for t in rises]
     error_ms = [abs(t - true_time[0] - 5.0 * i) * 1000 for i, t in enumerate(true_time)]
