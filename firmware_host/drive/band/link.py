@@ -10,7 +10,9 @@ running ``device/`` firmware. Subclasses move whole messages (``_connect``, ``_s
 * SET with a lease on every ``set_level``; a repeat of the band's current target only renews
   the lease (KEEP), so a refresh never restarts a ramp;
 * a PING every second; no answer for ``link_timeout_s`` (3 s) or a dead transport means the
-  link is lost: ``report_fault("link lost: …")``, then reconnect with bounded backoff;
+  link is lost: ``report_link(False, "link lost: …")`` — not a fault: the gate emits a
+  :class:`~firmware_host.guard.events.LinkChanged` event and the engine holds — then
+  reconnect with bounded backoff and ``report_link(True, …)``;
 * after a reconnect the band stays off until the engine calls ``set_level`` again, and the
   first non-zero level comes in over at least ``resume_ramp_s``.
 """
