@@ -55,12 +55,46 @@ def request_for(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def socket_path(args: argparse.Namespace) -> Path:
-    """``--socket``, else the config's ``control.socket``, else the default."""
+    """``--socket``, else the config's ``control.socket``, else the default.
+
+    Only ``control.socket`` is read from the config (with tomllib, not the full validating
+    reader, which costs more than the rest of ``pc6 ctl``): the stop button has to work
+    even while the rest of a config is being edited into shape.
+
+    Raises:
+        InvalidInput: ``--config`` names no file, or the file is not TOML.
+    """
     if args.socket:
         return Path(args.socket)
-    from firmware_host.session.config import load_config
+    from firmware_host.paths import default_config_path, default_socket_path
 
-    return load_config(args.config).socket
+    config = Path(args.config) if args.config else default_config_path()
+    return _configured_socket(config, named=args.config is not None) or default_socket_path(config)
+
+
+def _configured_socket(config: Path, *, named: bool) -> Path | None:
+    import tomllib
+
+    try:
+        raw = config.read_bytes()
+    except FileNotFoundError:
+        if named:
+            raise InvalidInput(f"{config}: no such config file") from None
+        return None
+    except OSError as err:
+        raise PC6Error(f"{config}: cannot read: {err.strerror or err}") from err
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInput(f"{config}: not valid TOML: {err}") from err
+    control = table.get("control")
+    value = control.get("socket") if isinstance(control, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{config}: control.socket: must be the path of the socket")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config.parent / path
 
 
 def call(path: Path, request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
@@ -166,6 +200,8 @@ def describe(reply: dict[str, Any]) -> str:
     """A reply as a person reads it."""
     if reply.get("cmd") == "status":
         return _status_text(reply)
+    if reply.get("cmd") == "report":
+        return str(reply.get("text"))
     shown = {k: v for k, v in reply.items() if k not in ("ok", "cmd", "id")}
     parts = [f"{k} {v}" for k, v in shown.items() if v not in (None, [], "")]
     return f"{reply.get('cmd')}: ok" + (f" ({', '.join(parts)})" if parts else "")

@@ -18,6 +18,7 @@ EXTENSIONS = (
     "firmware_host.cli.ctl",
     "firmware_host.cli.daemon",
     "firmware_host.cli.service",
+    "firmware_host.web.command",  # the last stage, found by name: cli never imports web
 )
 
 #: Commands of other distributions under ``pc6 sim`` (the simulator's ``pc6 sim band``):
@@ -143,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ctl_main(argv[1:])
     import logging
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from firmware_host.cli.logs import configure_logging
+
+    configure_logging(logging.WARNING)
     # The band commands parse their own options (argparse's REMAINDER drops a leading --help).
     if argv[:1] == ["band"]:
         return _guarded(lambda: _cmd_band(argparse.Namespace(rest=argv[1:])))

@@ -249,3 +249,10 @@ def _reload(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
     error = daemon.reload()
     changes = daemon.profiles.refresh()
     return {"config_error": error, "profiles": [f"{n}: {w}" for n, w in changes]}
+
+
+@command("report", "last night's morning report, from the journal (pc6 web shows its picture)")
+def _report(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
+    from firmware_host.service.last_night import last_night  # not needed by `pc6 ctl`
+
+    return last_night(daemon)

@@ -560,6 +560,7 @@ class Daemon:
                 paused=engine.paused,
                 output=running.gate.output,
                 level=engine.scale,
+                ceiling=running.gate.max_level,
             )
         now = self.clock.now()
         return Snapshot(
