@@ -1,4 +1,4 @@
-"""Entry point of the ``band-twin`` backend: a band link's simulated twin for ``pc6 sim night``.
+"""The band twin for ``pc6 sim night`` (entry point ``band`` in ``pc6band.twins``).
 
 The real host link (:class:`~firmware_host.drive.band.link.BandLink`: session, HMAC, leases,
 PLAY windows, pings), the real codec and the band's own firmware core
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 from typing import Any
-
-from firmware_host.drive.actuator import Backend
-from firmware_host.drive.options import schema
 
 from .band import MemoryLink, VirtualBand
 
@@ -49,11 +46,3 @@ def create(
     band = VirtualBand(kind, key=key, plant="auto")
     fixed, jitter = LATENCY[latency]
     return MemoryLink(band, key=key, kind=kind, latency_s=fixed, jitter_s=jitter)
-
-
-BACKEND = Backend(
-    create=create,
-    check_options=schema("band-twin", {}),
-    simulated=lambda options: True,
-    summary="a band's twin: host link, codec and firmware core in memory; nothing moves",
-)

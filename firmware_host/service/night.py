@@ -53,13 +53,20 @@ BAND_BACKENDS = ("serial", "ble")
 def twin_name(config: Config, link_latency: str = "none") -> str:
     """Which twin stands in for the configured backend, in words."""
     if config.backend in BAND_BACKENDS:
-        from importlib import import_module
-
-        twin = import_module("pc6_sim.band_twin")  # the simulator's, found at run time
-        return str(twin.describe(config.backend, link_latency))
+        return str(_band_twin().describe(config.backend, link_latency))
     if config.backend == "gpio":
         return "the gpio backend on simulated pins and wrist"
     return "the simulator"
+
+
+def _band_twin() -> Any:
+    """The simulator's band twin (entry point ``band`` in ``pc6band.twins``)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="pc6band.twins"):
+        if ep.name == "band":
+            return ep.load()
+    raise BackendUnavailable("no band twin installed (the simulator, pc6_sim, provides it)")
 
 
 def twin_factory(config: Config, link_latency: str = "none") -> Any:
@@ -74,9 +81,8 @@ def twin_factory(config: Config, link_latency: str = "none") -> Any:
     def make(cfg: Config, kind: ActuatorKind) -> Actuator:
         inner: Actuator | None = None
         if cfg.backend in BAND_BACKENDS:
-            inner = create_backend(
-                "band-twin", kind=kind.value, link=cfg.backend, latency=link_latency
-            )
+            twin = _band_twin()
+            inner = twin.create(kind=kind.value, link=cfg.backend, latency=link_latency)
         if cfg.backend == "gpio":
             try:
                 inner = create_backend(
