@@ -278,3 +278,14 @@ def test_analyze_can_use_an_imported_tracker_as_the_outcome(home: Path) -> None:
     assert "from csv (the device's estimate) — a secondary outcome; sol was declared" in proc.stdout
     assert "In words: on these nights the outcome was better on active nights" in proc.stdout
     assert "mean within-block: +20.0" in proc.stdout
+
+
+def test_a_new_plan_may_follow_a_finished_one_but_not_overlap_a_running_one(home: Path) -> None:
+    config, _ = experiment_home(home)  # 2026-03-02 … 2026-03-07, long past
+    status = pc6("experiment", "status", "e1", "--config", str(config)).stdout
+    assert "finished: every night is past" in status
+    args = ["experiment", "plan", "e2", "--config", str(config), "--active", "short"]
+    args += ["--control", "off", "--nights", "4", "--outcome", "sol", "--better", "lower"]
+    assert pc6(*args).returncode == 0
+    again = pc6(*[a if a != "e2" else "e3" for a in args])
+    assert again.returncode == 2 and "experiment 'e2' is still running" in again.stderr
