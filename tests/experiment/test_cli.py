@@ -222,6 +222,7 @@ def test_analyze_with_twelve_pairs_gives_test_interval_and_words(home: Path) -> 
     assert "In words: on these nights the outcome was better on active nights" in out
     assert "it works" not in out.lower()
     assert "as delivered 0/24" in out  # no daemon ran these nights
+    assert "As delivered (0 blocks where every session ran to its end): too few" in out
     assert csv.read_text().splitlines()[0] == "night,arm,block,sol,delivered,guess"
     assert png.stat().st_size > 10_000
 
