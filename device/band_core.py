@@ -25,9 +25,9 @@ try:  # for type checkers only; MicroPython has no typing module
 except ImportError:
     pass
 
-QUEUE_MAX = 32
+QUEUE_MAX = p.QUEUE_MAX
 LEASE_MS_BY_KIND = {p.KIND_VIBRATION: 5000, p.KIND_PRESSURE: 3000}
-FW_VERSION = (0, 1, 0)
+FW_VERSION = (0, 2, 0)
 ZERO_KEY = bytes(p.KEY_LEN)
 NEVER = -1
 
@@ -83,6 +83,7 @@ class BandCore:
         self._lease_end = NEVER
         self._last_row = None  # type: object
         self._out = 0
+        self._start_ms = now_ms  # where the last accepted message's first step starts
         self._row(now_ms, 0)
         board.set_output(0)
 
@@ -135,7 +136,12 @@ class BandCore:
 
     def _start(self, now, steps, append):  # type: (int, list, bool) -> None
         self._advance(now)
+        self._start_ms = now
         if append and self._t1 != NEVER:
+            # Edge to edge: the new steps start where the queue ends, not on arrival.
+            self._start_ms = self._t1
+            for d, _v in self._queue:
+                self._start_ms += d
             self._queue.extend(steps)
             return
         v = self.level_at(now)
@@ -214,14 +220,21 @@ class BandCore:
             self.malformed += 1
             return []
         result = self._authenticate(m, message, transport)
+        self._start_ms = now
         if result != p.OK:
             self.rejected += 1
-            return [p.encode_ack(m.counter, result, self._out)]
+            return [self._ack(m.counter, result, now)]
         result = self._apply(m, now)
         self.tick(now)
-        replies = [p.encode_ack(m.counter, result, self._out)]
+        replies = [self._ack(m.counter, result, now)]
         replies.extend(self.tick(now))
         return replies
+
+    def _ack(self, counter, result, now):  # type: (int, int, int) -> bytes
+        boot = self.boot_ms
+        return p.encode_ack(
+            counter, result, self._out, now - boot, self._start_ms - boot, len(self._queue)
+        )
 
     def _authenticate(self, m, message, transport):  # type: (p.Message, bytes, str) -> int
         key = self.key
@@ -252,9 +265,9 @@ class BandCore:
             self.board.save_key(self.key)
             self.cut(now)
             return p.OK
-        heading_off = m.type == p.SET and m.level == 0
-        if heading_off and m.lease_ms == 0:
-            self._lease_end = NEVER  # going to 0 needs no lease: a ramp down always ends
+        off_now = m.type == p.SET and m.level == 0 and m.ramp_ms == 0
+        if off_now and m.lease_ms == 0:
+            self._lease_end = NEVER  # a step to 0 needs no lease; anything that moves does
         elif not self._lease(m.lease_ms, now):
             return p.E_BAD_ARG
         if m.type == p.KEEP:
@@ -280,7 +293,8 @@ class BandCore:
         self.stops += 1
         self.cut(now)
         self.tick(now)
-        return p.encode_ack(m.counter, p.OK, self._out)
+        self._start_ms = now
+        return self._ack(m.counter, p.OK, now)
 
     def _caps(self):  # type: () -> bytes
         return p.encode_caps(

@@ -16,6 +16,7 @@ import protocol as p
 RAMP_STEP_MS = 10
 IDLE_POLL_MS = 500
 HOST_QUIET_MS = 10000
+READ_CHECK_BYTES = 16  # look at the clock every this many bytes while reading
 
 try:
     import micropython
@@ -36,14 +37,22 @@ class UsbLink:
         self.last_rx_ms = -HOST_QUIET_MS
         self.closed = False
 
-    def read(self, timeout_ms):  # type: (int) -> list
+    def read(self, timeout_ms, now_ms, until_ms):  # type: (int, object, int) -> list
         """Wait up to ``timeout_ms`` for bytes; return as soon as a frame is complete.
 
-        Returning early keeps the heap small when a flood of frames arrives at once.
+        Returning early keeps the heap small when a flood of frames arrives at once, and
+        reading stops at ``until_ms`` (on the ``now_ms()`` clock) even while bytes keep
+        coming, so a stream of garbage never delays a lease cut or a PLAY edge.
         """
         frames = []
         events = self.poller.poll(timeout_ms)
+        budget = READ_CHECK_BYTES
         while events and not frames:
+            budget -= 1
+            if budget <= 0:
+                if now_ms() >= until_ms:  # type: ignore[operator]
+                    return frames
+                budget = READ_CHECK_BYTES
             if events[0][1] & (select.POLLHUP | select.POLLERR) and not events[0][1] & 1:
                 self.closed = True
                 return frames
@@ -79,7 +88,8 @@ def _timeout(core, now):  # type: (band_core.BandCore, int) -> int
 def _serve(board, core, usb, ble, host_active):
     # type: (board_layer.Board, band_core.BandCore, UsbLink, object, bool) -> bool
     now = board.now_ms()
-    frames = usb.read(_timeout(core, now))
+    wait = _timeout(core, now)
+    frames = usb.read(wait, board.now_ms, now + max(wait, 1))
     now = board.now_ms()
     for _seq, message in frames:
         usb.last_rx_ms = now

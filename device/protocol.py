@@ -44,6 +44,7 @@ KEY_LEN = 32
 NONCE_LEN = 8
 LEVEL_MAX = 0xFFFF
 PLAY_MAX_STEPS = 8
+QUEUE_MAX = 32  # ramps a band queues at most (PLAY beyond it is refused)
 PLAY_APPEND = 0x01
 MAX_MESSAGE = 96
 MAX_FRAME = MAX_MESSAGE + 4
@@ -106,6 +107,7 @@ TEMP_UNKNOWN = 0x7FFF
 _CAPS_FMT = ">BBBBBHHBB8sIB8s"
 _STATUS_FMT = ">HHHHBBHHHHHhBII"
 _ACK_FMT = ">IBH"
+_ACK_TIMING_FMT = ">IIB"  # optional tail: band time of the message, of its first step, queue
 _FAULT_FMT = ">BH"
 
 
@@ -339,9 +341,20 @@ def encode_fault(code, detail=0):  # type: (int, int) -> bytes
     return _head(FAULT) + struct.pack(_FAULT_FMT, code, detail & 0xFFFF)
 
 
-def encode_ack(counter, result, level):  # type: (int, int, int) -> bytes
-    """ACK: the result of an actuating message and the output level right after it."""
-    return _head(ACK) + struct.pack(_ACK_FMT, counter, result, level)
+def encode_ack(counter, result, level, at_ms=-1, start_ms=0, queue_len=0):
+    # type: (int, int, int, int, int, int) -> bytes
+    """ACK: the result of an actuating message and the output level right after it.
+
+    With ``at_ms`` (the band's uptime when it handled the message) the ACK also carries
+    ``start_ms``, the band time at which the message's first step starts (a PLAY appended
+    to a busy queue starts where the queue ends), and the queue length after it.
+    """
+    head = _head(ACK) + struct.pack(_ACK_FMT, counter, result, level)
+    if at_ms < 0:
+        return head
+    return head + struct.pack(
+        _ACK_TIMING_FMT, at_ms & 0xFFFFFFFF, start_ms & 0xFFFFFFFF, min(queue_len, 255)
+    )
 
 
 # -- decoding ----------------------------------------------------------------------------------
@@ -471,9 +484,16 @@ def _decode_band(mtype, message):  # type: (int, bytes) -> Message
         code, detail = struct.unpack_from(_FAULT_FMT, message, 2)
         return Message(FAULT, {"code": code, "detail": detail})
     if mtype == ACK:
-        _need(message, 2 + struct.calcsize(_ACK_FMT))
+        short = 2 + struct.calcsize(_ACK_FMT)
+        if len(message) != short + struct.calcsize(_ACK_TIMING_FMT):
+            _need(message, short)
         counter, result, level = struct.unpack_from(_ACK_FMT, message, 2)
-        return Message(ACK, {"counter": counter, "result": result, "level": level})
+        fields = {"counter": counter, "result": result, "level": level, "at_ms": -1}
+        fields["start_ms"] = fields["queue_len"] = 0
+        if len(message) >= 2 + struct.calcsize(_ACK_FMT) + struct.calcsize(_ACK_TIMING_FMT):
+            at, start, queue = struct.unpack_from(_ACK_TIMING_FMT, message, 9)
+            fields["at_ms"], fields["start_ms"], fields["queue_len"] = at, start, queue
+        return Message(ACK, fields)
     raise ProtocolError("unknown type 0x%02x" % mtype)
 
 

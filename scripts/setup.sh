@@ -16,6 +16,7 @@ if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating ./.venv with $("$py" -V 2>&1) ..." >&2
     # Debian and Raspberry Pi OS ship venv separately, and pip refuses system installs.
     if ! "$py" -m venv .venv >/dev/null 2>&1; then
         rm -rf .venv
@@ -28,5 +29,7 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 
+echo "setup: installing pc6band${extras} and its dependencies into ./.venv (about half a minute the first time) ..." >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check ".${extras}"
+echo "setup: done; pc6 is .venv/bin/pc6 (it is not on PATH; or first run: . .venv/bin/activate)" >&2

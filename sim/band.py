@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
 import tty
@@ -113,6 +114,8 @@ class VirtualBand:
         seed: seeds the band's nonce and id, for reproducible tests.
         plant: a plant model (``sim.plants``) fed the band's output; ``"auto"`` makes one
             if ``sim.plants`` exists.
+        drift_ppm: how fast the band's crystal runs against the host's clock (+50 = its
+            milliseconds are 50 ppm short, so it plays everything that much early).
     """
 
     def __init__(
@@ -125,8 +128,10 @@ class VirtualBand:
         ceiling: float = 1.0,
         seed: int | None = None,
         plant: Any = "auto",
+        drift_ppm: float = 0.0,
     ) -> None:
         self.kind = ActuatorKind(kind)
+        self.rate = 1.0 + drift_ppm * 1e-6  # band ms per host ms
         self._rng = random.Random(seed)
         self.board = SimBoard(
             band_id=bytes(self._rng.getrandbits(8) for _ in range(8)),
@@ -181,7 +186,7 @@ class VirtualBand:
 
     def now_ms(self) -> int:
         """Milliseconds since the band first started."""
-        return round((asyncio.get_running_loop().time() - self._t0) * 1000)
+        return round((asyncio.get_running_loop().time() - self._t0) * 1000 * self.rate)
 
     def level(self) -> float:
         """What the actuator outputs now, 0–1."""
@@ -208,6 +213,7 @@ class VirtualBand:
         return float(self.plant.output(t_s))
 
     def _on_breakpoint(self, t_ms: int, level: int) -> None:
+        # Rows are on the band's own clock (its milliseconds since it first started).
         row = (t_ms / 1000, p.u16_to_level(level))
         self.breakpoints.append(row)
         if self._trace is not None:
@@ -227,7 +233,9 @@ class VirtualBand:
         deadline = self.core.next_deadline()
         if deadline != band_core.NEVER:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_at(self._t0 + deadline / 1000, self._tick)
+            # ceil to the host's µs: the band's clock must have reached the deadline.
+            at = self._t0 + math.ceil(deadline / self.rate * 1000) / 1e6
+            self._timer = loop.call_at(at, self._tick)
 
     def _tick(self) -> None:
         self._timer = None

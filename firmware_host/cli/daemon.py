@@ -47,15 +47,20 @@ def register_sim(simsub: Any) -> None:
     night.add_argument(
         "--date", metavar="YYYY-MM-DD", help="the night's evening (default: tonight)"
     )
+    night.add_argument("--plot", metavar="OUT.png", help="draw the simulated night")
     night.set_defaults(handler=_cmd_sim_night)
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from firmware_host.errors import ConfigError
     from firmware_host.service.serve import serve
     from firmware_host.session.config import default_config_path
 
+    if args.config and not Path(args.config).exists():
+        # A named config that is not there is a typo: refuse, rather than serve defaults.
+        raise ConfigError(f"{args.config}: no such config file")
     return serve(Path(args.config) if args.config else default_config_path())
 
 
@@ -130,7 +135,7 @@ def _cmd_sim_night(args: argparse.Namespace) -> int:
             night = dt.date.fromisoformat(args.date)
         except ValueError:
             raise InvalidInput(f"--date: must be like 2026-03-29, got {args.date!r}") from None
-    result = simulate_night(Path(args.config), night)
+    result = simulate_night(Path(args.config), night, plot=args.plot)
     print_night(result, Path(args.config), sys.stdout)
     return result.exit_code
 

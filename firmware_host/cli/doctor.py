@@ -353,7 +353,11 @@ def _daemon(config: Config, system: System) -> Check:
 
 
 def run_doctor(config_path: str | None, system: System | None = None) -> int:
-    """Print the checks; 1 if any failed."""
+    """Print the checks; 1 if any failed (2 if the named config does not exist)."""
+    if config_path and not Path(config_path).exists():
+        from firmware_host.errors import ConfigError
+
+        raise ConfigError(f"{config_path}: no such config file")  # a typo, not a setup fault
     checks = diagnose(Path(config_path) if config_path else None, system)
     for check in checks:
         print(f"[{check.status:>4}] {check.what}")

@@ -66,11 +66,9 @@ def _cmd_log(args: argparse.Namespace) -> int:
         if night is not None:
             print(report.morning_report(journal, night, tz))
             if args.plot:
-                try:
-                    report.plot_night(journal, night, tz, args.plot)
-                except OSError as err:
-                    raise InvalidInput(f"--plot: cannot write {args.plot}: {err.strerror}") from err
-                print(f"wrote {args.plot}")
+                from firmware_host.record.night_plot import write_night_plot
+
+                print(write_night_plot(journal, night, tz, args.plot))
             return 0
         _list(journal, args.n, tz, events=args.events)
     return 0

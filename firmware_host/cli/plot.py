@@ -7,17 +7,15 @@ level) with a duty strip under it, never as one solid block at its peak.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from firmware_host.durations import format_duration
-from firmware_host.errors import InvalidInput, PC6Error
+from firmware_host.pictures import import_pyplot
 from firmware_host.plan.timeline import Timeline
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
-PNG_FORMATS = (".png", ".svg", ".pdf")
 DETAIL_ABOVE_MS = 30 * 60 * 1000  # longer than this: an overview and a detail panel
 
 
@@ -106,46 +104,6 @@ def _cell(low: float, high: float, r: int, height: int) -> str:
     return "░"
 
 
-def check_output_path(path: str) -> Path:
-    """Where a picture goes: an existing folder, and a known picture extension.
-
-    A name without an extension gets ``.png`` (and the caller says so).
-
-    Raises:
-        InvalidInput: the folder does not exist, or the extension is not png, svg or pdf.
-    """
-    out = Path(path)
-    if out.suffix == "":
-        out = out.with_name(out.name + ".png")
-    if out.suffix.lower() not in PNG_FORMATS:
-        raise InvalidInput(f"-o {path}: cannot draw a {out.suffix} file; use .png, .svg or .pdf")
-    if not out.parent.is_dir():
-        raise InvalidInput(f"-o {path}: folder {out.parent} does not exist")
-    if out.is_dir():
-        raise InvalidInput(f"-o {path}: is a folder")
-    return out
-
-
-def import_pyplot() -> Any:
-    """matplotlib's pyplot on a file-only backend.
-
-    Raises:
-        PC6Error: matplotlib is not installed; the message names the command that installs
-            it into the Python running this command.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise PC6Error(
-            f"plotting needs matplotlib, which is not installed here: "
-            f"{sys.executable} -m pip install matplotlib"
-        ) from err
-    return plt
-
-
 def png_plot(
     timeline: Timeline,
     path: str | Path,
@@ -200,10 +158,17 @@ def _time_unit(span_ms: int) -> tuple[float, str]:
 
 
 def _detail_window(timeline: Timeline) -> tuple[int, int]:
-    """About five minutes around the first on-stretch, so single pulses are visible."""
-    first_on = next((t for t, v in timeline.points() if v > 0), 0)
-    start = max(0, first_on - 10_000)
-    return start, min(timeline.duration_ms, start + 5 * 60 * 1000)
+    """The first burst — from its first rise to the first rest of half a minute or more —
+    with a little margin, so single pulses are visible."""
+    pts = list(timeline.points())
+    first_on = next((t for t, v in pts if v > 0), 0)
+    end = timeline.duration_ms
+    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+        if t0 >= first_on and v0 == 0 and v1 == 0 and t1 - t0 >= 30_000:
+            end = t0
+            break
+    start = max(0, first_on - 5_000)
+    return start, min(timeline.duration_ms, max(start + 30_000, end + 5_000))
 
 
 def _panel(
@@ -218,17 +183,13 @@ def _panel(
     kind: str,
 ) -> None:
     shown = delivered or requested
-    xs = [t / scale for t in shown.times_ms]
-    label = f"delivered on {kind}" if delivered is not None else "level"
-    ax.fill_between(xs, shown.levels, color="#3465a4", alpha=0.35, lw=0, label=label)
-    ax.plot(xs, shown.levels, lw=0.9, color="#204a87")
     if delivered is not None:
         ax.plot(
             [t / scale for t in requested.times_ms],
             requested.levels,
-            lw=0.9,
+            lw=0.8,
             ls="--",
-            color="#555753",
+            color="#888a85",
             label="requested by the profile",
         )
         for i, (a, b) in enumerate(marks):
@@ -240,6 +201,11 @@ def _panel(
                 lw=0,
                 label="changed by the safety gate" if i == 0 else None,
             )
+    xs = [t / scale for t in shown.times_ms]
+    label = f"delivered on {kind}" if delivered is not None else "level"
+    ax.fill_between(xs, shown.levels, color="#3465a4", alpha=0.45, lw=0, label=label)
+    ax.plot(xs, shown.levels, lw=0.9, color="#204a87")
+    if delivered is not None:
         ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
     ax.set_ylim(0, 1.05)
     ax.set_xlim(start / scale, end / scale)

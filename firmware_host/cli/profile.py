@@ -33,6 +33,14 @@ def register(sub: Any) -> None:
     check = psub.add_parser("check", help="validate profile files")
     check.add_argument("files", nargs="+")
     check.set_defaults(handler=_cmd_profile_check)
+    imp = psub.add_parser(
+        "import", help="a phone haptic pattern (Apple .ahap, Android JSON, .haptic) as a profile"
+    )
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("-o", "--output", metavar="OUT.toml", help="write here (default: stdout)")
+    imp.add_argument("--name", help="the profile's name (default: from the file name)")
+    imp.add_argument("--force", action="store_true", help="overwrite OUT.toml if it exists")
+    imp.set_defaults(handler=_cmd_profile_import)
     lst = psub.add_parser("list", help="the built-in library")
     lst.set_defaults(handler=_cmd_profile_list)
 
@@ -132,8 +140,9 @@ def _bands(s: Any) -> str:
 
 
 def _cmd_profile_plot(args: argparse.Namespace) -> int:
-    from firmware_host.cli.plot import check_output_path, import_pyplot, png_plot
+    from firmware_host.cli.plot import png_plot
     from firmware_host.errors import InvalidInput
+    from firmware_host.pictures import check_output_path, import_pyplot
     from firmware_host.plan.library import resolve
     from firmware_host.plan.timeline import compile_profile
 
@@ -155,6 +164,32 @@ def _cmd_profile_plot(args: argparse.Namespace) -> int:
         raise InvalidInput(f"-o {args.output}: cannot write {out}: {err.strerror}") from err
     added = "" if str(out) == args.output else " (a name without an extension gets .png)"
     print(f"wrote {out}{added}")
+    return 0
+
+
+def _cmd_profile_import(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from firmware_host.errors import InvalidInput
+    from firmware_host.plan.imports.source import import_pattern
+
+    text, shape = import_pattern(args.file, name=args.name)
+    for note in shape.notes:
+        print(f"pc6: not mapped or approximated: {note}", file=sys.stderr)
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise InvalidInput(f"-o {out}: exists; choose another name or add --force")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"-o {out}: folder {out.parent} does not exist")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise InvalidInput(f"-o {out}: cannot write: {err.strerror}") from err
+    print(f"wrote {out} ({shape.format}); check it with: pc6 profile show {out}")
     return 0
 
 

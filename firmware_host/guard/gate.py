@@ -10,6 +10,7 @@ from config; the ceilings themselves live in :mod:`firmware_host.guard.limits`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -257,6 +258,18 @@ class SafetyGate:
             self._emit(Reset(reason))
             self._rest_until = max(self._rest_until, self.clock.now())
         return reason
+
+    def dry_copy(self, actuator: Actuator, clock: Clock) -> SafetyGate:
+        """This gate's state and caps on another actuator and clock, telling no one.
+
+        The PLAY window stream (firmware_host/play/window.py) runs the commands of the
+        next window through a copy, so every queued step is vetted exactly as a SET.
+        """
+        dry = copy.copy(self)
+        dry.actuator, dry.clock = actuator, clock
+        dry._listeners, dry._tasks, dry._lock = [], set(), asyncio.Lock()
+        dry._undo_link = dry._unsubscribe = None
+        return dry
 
     # -- inside -------------------------------------------------------------------------
 

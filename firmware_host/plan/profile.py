@@ -497,7 +497,8 @@ class _Reader:
         return Rest(self.duration(item, "rest", path))
 
     def step_set(self, item: dict[str, Any], path: str) -> Step:
-        return SetLevel(self.level(item, "set", path), self.duration(item, "for", path))
+        # Without ``for`` a set is an instantaneous step: the next step starts at once.
+        return SetLevel(self.level(item, "set", path), self.duration(item, "for", path, 0))
 
     def step_pulses(self, item: dict[str, Any], path: str) -> Step:
         count, total = self.count_or_total(item, "pulses", path)

@@ -180,8 +180,8 @@ class _Builder:
 
     def jit_ms(self, ms: int) -> int:
         amount = self.profile.jitter.time
-        if amount == 0:
-            return ms
+        if amount == 0 or ms == 0:
+            return ms  # an instantaneous step stays instantaneous
         return max(1, round(ms * (1 + self.rng.uniform(-amount, amount))))
 
     def jit_level(self, level: float) -> float:

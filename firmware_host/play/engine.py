@@ -24,6 +24,7 @@ from firmware_host.guard.events import GateEvent, LinkChanged
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.plan.timeline import Timeline
 from firmware_host.play.lateness import LatenessStats
+from firmware_host.play.window import open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class Engine:
         self.lateness = LatenessStats()
         self._on_lateness = on_lateness  # every value, for a bench that wants them all
         self._undo = gate.subscribe(self._on_gate_event)
+        self._stream = open_stream(self)  # PLAY windows over a band link, else None
 
     # -- control (from the CLI, the daemon, a button) -----------------------------------
 
@@ -196,6 +198,8 @@ class Engine:
             await self._quiet()
             raise
         finally:
+            if self._stream:
+                await self._stream.close()
             await self._quiet()
             self._undo()
             self._finish_result()
@@ -228,6 +232,22 @@ class Engine:
                 self.position_ms = times[k + 1]
                 k += 1
 
+    def future_commands(self) -> Iterator[Command]:
+        """The commands from the current position on, as :meth:`_play` issues them.
+
+        PLAY windows (play/window.py) plan with these, ahead of their deadlines.
+        """
+        times, levels, pos = self.timeline.times_ms, self.timeline.levels, self.position_ms
+        cap, scale = self.gate.max_level, self.scale
+        for k in range(len(times) - 1):
+            if times[k + 1] < pos or (times[k + 1] == pos and times[k] < pos):
+                continue
+            t0, v0 = (
+                (times[k], levels[k]) if times[k] >= pos else (pos, self.timeline.level_at(pos))
+            )
+            commands = plan_segment(t0, v0, times[k + 1], levels[k + 1], scale, cap)
+            yield from self._expand(commands, min(cap, v0 * scale))
+
     def _expand(self, commands: list[Command], start: float) -> Iterator[Command]:
         limit_ms = self.gate.actuator.capabilities.max_ramp_s * 1000
         return chunked(commands, start, limit_ms) if math.isfinite(limit_ms) else iter(commands)
@@ -253,9 +273,13 @@ class Engine:
                 return False
             gate_due = self.gate.next_deadline()
             wake = deadline if gate_due is None else min(deadline, gate_due)
+            stream_due = self._stream.next_due() if self._stream else None
+            wake = wake if stream_due is None else min(wake, stream_due)
             if wake > self.clock.now() + EPSILON_S:
                 await self._sleep(wake)
             now = self.clock.now() + EPSILON_S
+            if self._stream and stream_due is not None and now >= stream_due:
+                await self._stream.refresh(t_ms)
             if now >= deadline and not self._interrupted_flags():
                 return True  # the engine's own command now supersedes what the gate holds
             if gate_due is not None and now >= gate_due:
@@ -282,11 +306,15 @@ class Engine:
             self._waiter = None
 
     def _interrupt(self) -> None:
+        if self._stream:
+            self._stream.drop()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
     async def _handle_control(self) -> bool:
         """Serve stop, pause, limits and trips; True when the session must end."""
+        if self._stream:
+            await self._stream.settle()
         if self.gate.tripped:
             raise SafetyTrip(self.gate.tripped)
         if self.gate.finished:
@@ -379,6 +407,8 @@ class Engine:
             # Up to now, the ramp in progress included (its last row is not written yet).
             result.dose = recorder.dose(until=now)
             result.peak = recorder.peak(until=now)
+        if self._stream:
+            self._stream.finish(result)  # edge error as measured on the band's clock
         if self.gate.tripped and result.reason is not EndReason.TRIPPED:
             result.reason, result.detail = EndReason.TRIPPED, self.gate.tripped
 

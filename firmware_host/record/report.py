@@ -227,42 +227,7 @@ def _iso(when: float | None) -> str:
 
 
 def plot_night(journal: Journal, night: dt.date, tz: dt.tzinfo, out: str) -> None:
-    """Draw the delivered level of every session of the night, with its events, as a PNG."""
-    import matplotlib
+    """Draw the night to a picture file; the drawing lives in :mod:`.night_plot`."""
+    from firmware_host.record.night_plot import plot_night as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    start, end = night_bounds(night, tz)
-    fig, ax = plt.subplots(figsize=(12, 3.5))
-    for s in journal.sessions_between(start, end):
-        saved = journal.trace(s.id)
-        if saved is None:
-            continue
-        t0, rows = saved
-        xs = mdates.date2num([dt.datetime.fromtimestamp(t0 + t, tz) for t, _ in rows])
-        ax.plot(xs, [v for _, v in rows], linewidth=0.8, label=f"{s.profile} ({s.kind})")
-    for at, _, kind, _detail in journal.events_between(start, end):
-        if kind in INTERRUPTIONS:
-            x = float(mdates.date2num(dt.datetime.fromtimestamp(at, tz)))
-            ax.axvline(x, color="red", alpha=0.5, linewidth=0.8)
-            ax.annotate(
-                kind,
-                (x, 1.02),
-                fontsize=7,
-                color="red",
-                rotation=90,
-                va="bottom",
-            )
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("level")
-    ax.set_title(f"pc6band — night of {night}")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        unique = dict(zip(labels, handles, strict=True))
-        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    draw(journal, night, tz, out)

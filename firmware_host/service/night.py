@@ -70,13 +70,19 @@ def twin_factory(config: Config) -> Any:
     return make
 
 
-def simulate_night(config_path: Path, night: dt.date | None = None) -> NightResult:
+def simulate_night(
+    config_path: Path, night: dt.date | None = None, *, plot: str | None = None
+) -> NightResult:
     """Run the night of ``night`` (default: the current one) and return the report.
 
     Raises:
         ConfigError: the config or a scheduled profile is invalid.
     """
     config = load_config(config_path, missing_ok=False)
+    if plot:
+        from firmware_host.pictures import check_output_path
+
+        check_output_path(plot, "--plot")  # refused before the night is run
     store = ProfileStore(config.profile_dirs)
     check_schedule(config, store)
     tz = config.tz
@@ -97,6 +103,10 @@ def simulate_night(config_path: Path, night: dt.date | None = None) -> NightResu
             report = morning_report(journal, night, tz)
             events = journal.events_between(start, end + 86400)
             sessions = journal.sessions_between(start, end)
+            if plot:  # the journal is a temporary one: draw while it exists
+                from firmware_host.record.night_plot import write_night_plot
+
+                report += "\n" + write_night_plot(journal, night, tz, plot, simulated=True)
     tripped = [d for _, _, k, d in events if k == "trip"]
     tripped += [f"{s.profile}: {s.detail}" for s in sessions if s.reason == "tripped"]
     limits = [d for _, _, k, d in events if k == "limit"]

@@ -104,17 +104,21 @@ def example_config_text() -> str:
 
 
 def load_config(path: str | Path | None = None, *, missing_ok: bool = True) -> Config:
-    """Read and validate the config file; defaults when it does not exist.
+    """Read and validate the config file.
+
+    Only the default location may be missing (then the defaults apply, if ``missing_ok``):
+    a path a person named that does not exist is a typo, and an error everywhere.
 
     Raises:
-        ConfigError: unreadable, not TOML, or an invalid value — naming the file, the line
-            and the key.
+        ConfigError: no such file (an explicit path), unreadable, not TOML, or an invalid
+            value — naming the file, the line and the key.
     """
-    path = Path(path) if path is not None else default_config_path()
+    default = default_config_path()
+    path = Path(path) if path is not None else default
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        if missing_ok:
+        if missing_ok and path == default:
             return Config(source=f"{path} (not found: defaults)")
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as err:

@@ -94,15 +94,45 @@ def test_zero_lease_is_refused() -> None:
     assert band.board.level == 0
 
 
-def test_going_to_zero_needs_no_lease() -> None:
+def test_a_step_to_zero_needs_no_lease() -> None:
     band = Band()
     band.set(HALF, 1000, 0)
-    assert band.set(0, 0, 100, ramp=500).result == p.OK
+    assert band.set(0, 0, 100).result == p.OK
+    assert band.board.level == 0
+    band.core.tick(5000)
+    assert band.core.expiries == 0
+
+
+def test_a_ramp_down_without_a_lease_is_refused_and_the_old_lease_still_holds() -> None:
+    # It used to be accepted: a 65 s ramp down then ran with no lease at all.
+    band = Band()
+    band.set(HALF, 1000, 0)
+    assert band.set(0, 0, 100, ramp=65000).result == p.E_BAD_ARG
+    band.core.tick(1000)
+    assert band.board.level == 0
+    assert band.core.expiries == 1
+
+
+def test_a_ramp_down_under_a_lease_plays_out() -> None:
+    band = Band()
+    band.set(HALF, 1000, 0)
+    assert band.set(0, 1000, 100, ramp=500).result == p.OK
     band.core.tick(350)
     assert band.board.level == HALF // 2
     band.core.tick(5000)
     assert band.board.level == 0
     assert band.core.expiries == 0
+
+
+def test_ack_says_where_an_appended_play_lands_on_the_band_clock() -> None:
+    band = Band()
+    first = band.play([(0, HALF), (300, HALF)], 2000, 50)
+    assert (first.at_ms, first.start_ms) == (50, 50)
+    late = band.play([(0, 0), (100, 0)], 2000, 120, append=True)
+    assert (late.at_ms, late.start_ms, late.queue_len) == (120, 350, 2)
+    band.core.tick(1000)
+    dry = band.play([(0, HALF)], 2000, 1000, append=True)  # the queue ran dry: starts now
+    assert dry.start_ms == 1000
 
 
 def test_ramp_is_linear_between_breakpoints() -> None:

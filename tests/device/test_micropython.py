@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,3 +148,34 @@ def test_pc6_run_plays_a_profile_on_the_real_firmware(tmp_path: Path) -> None:
     assert peak - first >= 3  # the 0.5 s ramp was played as a ramp on the band, not a step
     ramp_s = (rows[peak][0] - rows[first][0]) / 1e9
     assert 0.35 <= ramp_s <= 0.6
+
+
+@pytest.mark.realtime
+async def test_firmware_cuts_on_time_under_a_continuous_stream_of_bytes(
+    micro_band: MicroBand,
+) -> None:
+    # The read loop used to keep reading while bytes kept coming, and the lease was
+    # enforced only when the stream paused: 1.01–1.61 s for a 1 s lease.
+    import threading
+
+    stop = threading.Event()
+
+    def flood() -> None:
+        noise = bytes(range(1, 256)) * 4  # never a 0x00: one endless corrupt frame
+        while not stop.is_set():
+            with contextlib.suppress(BlockingIOError):
+                os.write(micro_band.slave, noise)
+
+    async with SerialLink(micro_band.path, key=KEY) as link:
+        await link.set_level(1.0, lease_s=1.0)
+        await until(lambda: micro_band.level() == 1.0, 1.0, "on")
+        on_ns = micro_band.rows()[-1][0]
+        writer = threading.Thread(target=flood, daemon=True)
+        writer.start()
+        try:
+            await until(lambda: micro_band.level() == 0.0, 4.0, "lease expiry")
+        finally:
+            stop.set()
+            writer.join()
+        off_ns = micro_band.rows()[-1][0]
+    assert 0.95 <= (off_ns - on_ns) / 1e9 <= 1.05

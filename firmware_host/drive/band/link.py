@@ -25,7 +25,7 @@ import itertools
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -33,6 +33,8 @@ from typing import Any, Self
 from pc6_device import protocol as p
 
 from firmware_host.drive.actuator import Actuator, ActuatorKind, Capabilities
+from firmware_host.drive.band.clocksync import ClockSync
+from firmware_host.drive.band.window import BandPlan, to_u16
 from firmware_host.errors import ActuatorError, InvalidInput, LinkError
 from firmware_host.paths import config_dir
 
@@ -210,9 +212,17 @@ class BandLink(Actuator, abc.ABC):
         self._band_target = 0
         self._resume_ramp_due = False
         self._waiters: dict[tuple[int, int], asyncio.Future[p.Message]] = {}
+        self._asked: dict[tuple[int, int], float] = {}  # when each waiter's request went out
         self._tokens = itertools.count(1)
         self._supervisor: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._plan: BandPlan | None = None  # the PLAY window stream the band is playing
+        self._window_gen = 0  # bumped whenever the stream is dropped
+        self._trouble_at = -math.inf  # when the link last failed us (loss, timeout)
+        self.clock_sync = ClockSync()
+        self.edge_error_ms = 0.0  # worst edge error measured on the band's clock
+        self.edges_measured = 0
+        self.messages = {"sent": 0, "received": 0, "pings": 0}
 
     # -- what a transport implements ---------------------------------------------------------
 
@@ -236,6 +246,7 @@ class BandLink(Actuator, abc.ABC):
     def _received(self, message: bytes) -> None:
         """A transport hands every message it receives to this, on the event loop."""
         self._last_rx = asyncio.get_running_loop().time()
+        self.messages["received"] += 1
         try:
             m = p.decode(message)
         except p.ProtocolError as err:
@@ -290,11 +301,18 @@ class BandLink(Actuator, abc.ABC):
         target = p.level_to_u16(level)
         if target > 0 and lease_s <= 0:
             raise ActuatorError(f"a non-zero level needs a lease above 0 s, got {lease_s}")
-        # Going to 0 needs no lease (lease 0 on the wire); a given one still bounds the ramp.
+        # A step to 0 needs no lease (lease 0 on the wire); anything that moves needs one.
         lease_ms = max(0, min(round(lease_s * 1000), self._max_lease_ms()))
-        if target > 0:
-            lease_ms = max(1, lease_ms)
         ramp_ms = max(0, min(round(ramp_s * 1000), 0xFFFF))
+        if target > 0 or ramp_ms > 0:
+            lease_ms = max(1, lease_ms) if lease_s > 0 else self._max_lease_ms()
+        now = asyncio.get_running_loop().time()
+        plan = self._plan
+        if plan is not None and self._ready and plan.agrees(now, target, ramp_ms / 1000):
+            return  # the band is playing exactly this from its queue
+        if plan is not None:
+            logger.debug("%s: command leaves the PLAY window; replacing it", self.where)
+            self.drop_window()
         async with self._lock:
             if target == self._band_target and target != 0:
                 await self._actuate(lambda c: p.encode_keep(self._k(), self._nonce(), c, lease_ms))
@@ -325,8 +343,14 @@ class BandLink(Actuator, abc.ABC):
         moves only the first edge of a session. The lease still applies: renew it with
         :meth:`keep` (or further PLAYs) while the queue plays.
         """
-        encoded = [(max(0, min(round(d * 1000), 0xFFFF)), p.level_to_u16(v)) for d, v in steps]
-        lease_ms = max(1, min(round(lease_s * 1000), self._max_lease_ms()))
+        encoded = [(_duration_ms(d), _level(v)) for d, v in steps]
+        lease_ms = _lease_ms(lease_s, self._max_lease_ms())
+        if len(encoded) > p.QUEUE_MAX:
+            raise ValueError(
+                f"a PLAY of {len(encoded)} ramps does not fit the band's queue of "
+                f"{p.QUEUE_MAX}; send the rest as the queue plays"
+            )
+        self.drop_window()
         async with self._lock:
             for i in range(0, len(encoded), p.PLAY_MAX_STEPS):
                 chunk = encoded[i : i + p.PLAY_MAX_STEPS]
@@ -338,13 +362,14 @@ class BandLink(Actuator, abc.ABC):
 
     async def keep(self, *, lease_s: float) -> None:
         """Renew the band's lease without changing what it does."""
-        lease_ms = max(1, min(round(lease_s * 1000), self._max_lease_ms()))
+        lease_ms = _lease_ms(lease_s, self._max_lease_ms())
         async with self._lock:
             await self._actuate(lambda c: p.encode_keep(self._k(), self._nonce(), c, lease_ms))
 
     async def off(self) -> None:
         """STOP now. Idempotent; never raises."""
         self._band_target = 0
+        self._forget_window()
         if not self._up:
             return
         try:
@@ -400,6 +425,112 @@ class BandLink(Actuator, abc.ABC):
         self._key = bytes(new_key)
         self.info = BandInfo(**{**self.info.__dict__, "paired": True})
 
+    # -- PLAY windows: the engine streams the timeline (firmware_host/play/window.py) ------
+
+    @property
+    def window_generation(self) -> int:
+        """Changes whenever the window stream is dropped; a stream built on an older one
+        is stale and is not sent."""
+        return self._window_gen
+
+    @property
+    def window(self) -> BandPlan | None:
+        """The stream the band is playing, if any."""
+        return self._plan
+
+    def drop_window(self) -> None:
+        """Forget the stream: the next command goes out as a SET, which replaces the queue."""
+        self._forget_window()
+        self._band_target = -1
+
+    def _forget_window(self) -> None:
+        if self._plan is not None:
+            self._plan = None
+        self._window_gen += 1
+
+    async def clear_window(self, level: float, *, lease_s: float) -> None:
+        """Replace whatever the band has queued with a hold at ``level`` (0 needs no lease).
+
+        The engine calls this on stop, pause, a live level change or a gate cut, before
+        the gate's own soft ramp: a queued window never outlives a decision to change it.
+        """
+        self.drop_window()
+        if self._ready:
+            await self.set_level(level, lease_s=lease_s if level > 0 else 0.0)
+
+    def queue_window(
+        self, points: Sequence[tuple[float, float]], *, lease_s: float, generation: int
+    ) -> Coroutine[Any, Any, bool] | None:
+        """Plan the output ``points`` (host clock seconds, level 0–1, linear between) on the
+        band; returns the coroutine that sends them, or None when there is nothing to send.
+
+        Without a stream, the first point is where the output is now and the PLAY replaces
+        the band's queue; with one, the points continue it and are appended edge to edge.
+        At most :data:`~pc6_device.protocol.PLAY_MAX_STEPS` ramps per call. The plan is
+        taken at once (so commands that follow already find it); the send returns False
+        when the stream was dropped since ``generation`` and nothing went out.
+
+        Raises:
+            ValueError: more ramps than one PLAY holds, or points not after the plan's tail.
+        """
+        if generation != self._window_gen or not self._ready or self._resume_ramp_due:
+            return None  # after a loss or a restart the first rise is a SET with its ramp
+        wire = to_u16(points)
+        plan = self._plan
+        fresh = plan is None
+        if plan is None:
+            plan = BandPlan(host_anchor=wire[0][0], start_level=wire[0][1])
+            wire = wire[1:]
+        if not wire:
+            return None
+        if wire[0][0] < plan.tail - 1e-9:
+            raise ValueError("window points must continue the plan, not rewrite it")
+        steps = plan.steps(wire, self.clock_sync.rate())
+        if len(steps) > p.PLAY_MAX_STEPS:
+            raise ValueError(f"one window holds at most {p.PLAY_MAX_STEPS} ramps")
+        expected_ms = plan.band_ms
+        plan.commit(wire, steps)  # optimistic: a refusal drops the stream
+        self._plan = plan
+        self._band_target = -1
+        lease_ms = _lease_ms(lease_s, self._max_lease_ms())
+        return self._send_window(plan, steps, lease_ms, fresh, expected_ms, generation)
+
+    async def _send_window(
+        self,
+        plan: BandPlan,
+        steps: list[tuple[int, int]],
+        lease_ms: int,
+        fresh: bool,
+        expected_ms: int,
+        generation: int,
+    ) -> bool:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if generation != self._window_gen:
+                return False
+            sent = loop.time()
+            try:
+                ack = await self._actuate(
+                    functools.partial(self._play_msg, lease_ms, steps, not fresh)
+                )
+            except BaseException:
+                if self._plan is plan:
+                    self.drop_window()
+                raise
+        if fresh:
+            plan.rtt0 = loop.time() - sent
+            plan.band_anchor_ms = ack.start_ms if ack.at_ms >= 0 else None
+        elif plan.band_anchor_ms is not None and ack.at_ms >= 0:
+            # Where the band put this window against where the stream said it goes: 0
+            # edge to edge, positive when the queue had run dry before it arrived.
+            self._note_edge_error(ack.start_ms - plan.band_anchor_ms - expected_ms)
+        plan.forget_before(loop.time())
+        return True
+
+    def _note_edge_error(self, error_ms: float) -> None:
+        self.edges_measured += 1
+        self.edge_error_ms = max(self.edge_error_ms, abs(error_ms))
+
     # -- session ------------------------------------------------------------------------------
 
     def _play_msg(
@@ -441,6 +572,8 @@ class BandLink(Actuator, abc.ABC):
                     # return, so the session resumes with a ramp, never at the old level.
                     self._band_target = 0
                     self._resume_ramp_due = True
+                    self._forget_window()
+                    self.report_link(False, "band restarted (output off)")
                     asyncio.get_running_loop().call_soon(
                         self.report_link, True, "band restarted; talking again"
                     )
@@ -455,16 +588,28 @@ class BandLink(Actuator, abc.ABC):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[p.Message] = loop.create_future()
         self._waiters[key] = waiter
+        sent = loop.time()
+        self._asked[key] = sent
         try:
             # A transport write can hang (a BLE write with response has no timeout of its
             # own); bound it like the reply, so off() and close() always return.
+            self.messages["sent"] += 1
             await asyncio.wait_for(self._send(message), self.reply_timeout_s)
-            return await asyncio.wait_for(waiter, self.reply_timeout_s)
+            reply = await asyncio.wait_for(waiter, self.reply_timeout_s)
         except TimeoutError as err:
+            self._trouble_at = loop.time()
             self._lost(f"no reply from the band within {self.reply_timeout_s:g} s")
             raise LinkError(f"{self.where}: no reply within {self.reply_timeout_s:g} s") from err
         finally:
             self._waiters.pop(key, None)
+            self._asked.pop(key, None)
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # seen here, so never "Future exception was never retrieved"
+            else:
+                waiter.cancel()
+        if reply.type == p.ACK and reply.at_ms >= 0:
+            self.clock_sync.add(sent, loop.time(), reply.at_ms)
+        return reply
 
     async def _hello(self) -> BandInfo:
         info = _info(await self._request(p.encode_hello(), (p.CAPS, 0)))
@@ -530,6 +675,12 @@ class BandLink(Actuator, abc.ABC):
             silent = loop.time() - self._last_rx
             if silent > self.link_timeout_s:
                 return f"no answer from the band for {silent:.1f} s"
+            if self._plan is not None and silent < self.link_timeout_s - self.reply_timeout_s:
+                continue  # the window stream's acknowledgements prove the link alive
+            if self._plan is None and silent < self.ping_interval_s * 0.5:
+                continue  # something else was answered just now
+            self.messages["pings"] += 1
+            self.messages["sent"] += 1
             token = next(self._tokens) & 0xFFFF
             try:
                 await asyncio.wait_for(self._send(p.encode_ping(token)), self.reply_timeout_s)
@@ -541,6 +692,8 @@ class BandLink(Actuator, abc.ABC):
     def _down(self, reason: str) -> None:
         self._up = self._ready = False
         self._band_target = 0
+        self._trouble_at = asyncio.get_running_loop().time()
+        self._forget_window()
         self._fail_waiters(reason)
         # Not a fault: the band goes quiet within its lease by itself, and the engine
         # holds the session until the link is back (or gives up after its grace time).
@@ -576,6 +729,19 @@ class BandLink(Actuator, abc.ABC):
         name = p.FAULT_NAMES.get(m.code, f"fault {m.code}")
         if m.code == p.F_LEASE_EXPIRED:
             self._band_target = 0
+            self._forget_window()
+            now = asyncio.get_running_loop().time()
+            stalled = any(now - t > self.reply_timeout_s / 2 for t in self._asked.values())
+            recent = now - self._trouble_at <= self.capabilities.max_lease_s + self.link_timeout_s
+            if stalled or recent:
+                # The link failed us within the last lease: the expiry is the backstop
+                # doing its job, not a host that forgot to refresh. Hold, then resume.
+                logger.warning("%s: band %s after link trouble; holding", self.where, name)
+                self._resume_ramp_due = True
+                self.report_link(False, f"band {name} while the link was failing")
+                loop = asyncio.get_running_loop()
+                loop.call_soon(self.report_link, True, "band answering again after its lease")
+                return
             self.report_fault(f"band {name} (the host did not refresh in time)")
         else:
             logger.info("%s: band reports %s (%d)", self.where, name, m.detail)
@@ -583,6 +749,26 @@ class BandLink(Actuator, abc.ABC):
 
 #: A SET carries its ramp in 16-bit milliseconds; the engine splits anything longer.
 MAX_RAMP_S = 60.0
+
+
+def _finite(name: str, value: float) -> float:
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if math.isinf(value):
+        raise OverflowError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def _duration_ms(seconds: float) -> int:
+    return max(0, min(round(_finite("a PLAY duration", seconds) * 1000), 0xFFFF))
+
+
+def _level(level: float) -> int:
+    return p.level_to_u16(_finite("a PLAY level", level))
+
+
+def _lease_ms(lease_s: float, ceiling_ms: int) -> int:
+    return max(1, min(round(_finite("the lease", lease_s) * 1000), ceiling_ms))
 
 
 def create_options(options: dict[str, Any]) -> dict[str, Any]:

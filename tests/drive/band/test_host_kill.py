@@ -18,7 +18,7 @@ LEASE_S = 0.6
 SLACK_S = 0.25  # polling and process scheduling on a loaded 2-core CI machine
 
 
-def start_host(port: str) -> subprocess.Popen[str]:
+def start_host(port: str, *mode: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     host = subprocess.Popen(
         [
@@ -27,6 +27,7 @@ def start_host(port: str) -> subprocess.Popen[str]:
             port,
             KEY.hex(),
             str(LEASE_S),
+            *mode,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -102,5 +103,22 @@ def test_micropython_firmware_goes_quiet_after_host_sigkill(tmp_path: Path) -> N
         until_sync(lambda: band.level() == 0.0, LEASE_S + 1.0, "band output 0")
         off_ns = band.rows()[-1][0]
         assert (off_ns - wall_kill_ns) / 1e9 <= LEASE_S + SLACK_S
+    finally:
+        band.close()
+
+
+def test_micropython_firmware_goes_quiet_with_a_full_play_window_queued(tmp_path: Path) -> None:
+    # The engine streams PLAY windows (a profile that never goes to 0 by itself): when the
+    # host dies, the band still holds most of a lease of queued ramps, and cuts at its lease.
+    band = MicroBand(tmp_path)
+    try:
+        host = start_host(band.path, "stream")
+        until_sync(lambda: band.level() > 0.85, 2.0, "band on")
+        _, wall_kill_ns = kill(host)
+        until_sync(lambda: band.level() == 0.0, LEASE_S + 1.0, "band output 0")
+        rows = band.rows()
+        off_ns = rows[-1][0]
+        assert (off_ns - wall_kill_ns) / 1e9 <= LEASE_S + SLACK_S
+        assert all(d > 0 for t, d in rows if wall_kill_ns - 0.5e9 < t < off_ns)  # never off early
     finally:
         band.close()
