@@ -82,9 +82,12 @@ def main() -> None:
             ctl = [str(BIN / "pc6"), "ctl", "--socket", str(sock_path), "status"]
             bare = timed([sys.executable, "-c", "pass"], runs)
             full = timed(ctl, runs)
+            by_config = [str(BIN / "pc6"), "ctl", "--config", str(home / "pc6band.toml"), "status"]
+            configured = timed(by_config, runs)
             print(f"{runs} runs each, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
             print(row("python -c pass", bare))
             print(row("pc6 ctl --socket S status", full))
+            print(row("pc6 ctl --config C status", configured))
             print(
                 f"{'pc6band cost (difference)':<34} best {min(full) - min(bare):6.1f} ms  "
                 f"median {statistics.median(full) - statistics.median(bare):6.1f} ms"

@@ -153,6 +153,13 @@ ramp = 0.0
 over = "2s"
 EOF
 
+dry=$(inside pc6 service install --config /root/sim.toml --member builder --dry-run 2>&1 | tail -n 1)
+if inside test -e /etc/systemd/system/pc6band.service || inside id pc6band >/dev/null 2>&1; then
+    r=fail
+else
+    r=ok
+fi
+check "pc6 service install --dry-run changes nothing" "$r" "$dry"
 if inside pc6 service install --config /root/sim.toml --member builder >"$WORK/install.log" 2>&1; then
     check "pc6 service install" ok
     sed 's/^/    /' "$WORK/install.log"
@@ -232,6 +239,13 @@ if [ "$before" != "$after" ] && grep -q "code=exited ; status=0" <<<"$after" \
     && grep -q "pc6-gpio-off --config /etc/pc6band/pc6band.toml" <<<"$after"; then r=ok; else r=fail; fi
 check "systemctl stop runs ExecStopPost" "$r" \
     "$(grep -o 'code=[a-z]* ; status=[0-9]*' <<<"$after")"
+
+# 7. Uninstall: the unit and rule go, the config and journal stay.
+inside pc6 service uninstall >"$WORK/uninstall.log" 2>&1 && r=ok || r=fail
+if inside test -e /etc/systemd/system/pc6band.service || ! inside test -e /etc/pc6band/pc6band.toml \
+    || inside systemctl is-enabled pc6band >/dev/null 2>&1; then r=fail; fi
+check "pc6 service uninstall removes the unit, keeps the config" "$r" \
+    "$(grep -c '^  remove' "$WORK/uninstall.log") removed, $(grep -c '^  keep' "$WORK/uninstall.log") kept"
 
 say "took $(elapsed) s"
 if [ "$FAILED" != 0 ]; then

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import shutil
 import subprocess
@@ -57,6 +58,16 @@ def band_main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     pair = sub.add_parser("pair", help="provision a new key over USB serial")
     pair.add_argument("--port", required=True)
+    where_key = pair.add_mutually_exclusive_group()
+    where_key.add_argument(
+        "--for-service",
+        nargs="?",
+        const="pc6band",
+        metavar="USER",
+        help="keep the key where the system service reads it (/etc/pc6band/bands), owned "
+        "by USER (default pc6band), mode 0600; run with sudo",
+    )
+    where_key.add_argument("--key-file", type=Path, help="keep the key in this file (0600)")
     info = sub.add_parser("info", help="what the band says about itself")
     where = info.add_mutually_exclusive_group(required=True)
     where.add_argument("--port")
@@ -80,19 +91,65 @@ def band_main(argv: list[str]) -> int:
 
 
 async def _pair(args: argparse.Namespace) -> None:
-    from firmware_host.drive.band.link import store_key
+    from firmware_host.drive.band.link import key_path, write_key_file
     from firmware_host.drive.band.serial import SerialLink
 
+    # Where the key goes is settled before the band is touched: a band paired with a key
+    # that then cannot be saved is a band nobody can use until it is reset.
+    target, owner = _key_target(args)
     link = SerialLink(args.port)
     await link.open()
     try:
         assert link.info is not None
         key = secrets.token_bytes(32)
         await link.pair(key)
-        path = store_key(link.info.band_id, key)
+        band_id = link.info.band_id
+        if args.key_file:
+            path = args.key_file
+        elif target is not None:
+            path = target / f"{band_id}.key"
+        else:
+            path = key_path(band_id)
+        write_key_file(path, key, owner=owner)
     finally:
         await link.close()
-    print(f"paired {link.info.kind} band {link.info.band_id} on {args.port}; key in {path}")
+    print(f"paired {link.info.kind} band {band_id} on {args.port}; key in {path}")
+    if args.key_file:
+        print(f'the daemon reads it with key_file = "{path.resolve()}" in [backend]')
+
+
+def _key_target(args: argparse.Namespace) -> tuple[Path | None, tuple[int, int] | None]:
+    """The folder (``--for-service``) or file (``--key-file``) for the key, and its owner.
+
+    Raises:
+        InvalidInput: not root for ``--for-service``, no such user, or a folder that
+            cannot be written.
+    """
+    if args.for_service:
+        import pwd
+
+        from firmware_host.paths import system_paths
+
+        try:
+            user = pwd.getpwnam(args.for_service)
+        except KeyError:
+            raise InvalidInput(
+                f"--for-service: no user {args.for_service!r} (sudo pc6 service install creates it)"
+            ) from None
+        if os.geteuid() != 0:
+            raise InvalidInput(
+                "--for-service writes the key for the service user: run it with sudo "
+                f"(sudo {sys.argv[0]} band pair --port {args.port} --for-service)"
+            )
+        return system_paths().config_dir / "bands", (user.pw_uid, user.pw_gid)
+    if args.key_file:
+        folder = args.key_file.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if args.key_file.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise InvalidInput(f"--key-file: cannot write {args.key_file}")
+        return args.key_file, None
+    return None, None
 
 
 async def _info(args: argparse.Namespace) -> None:
@@ -174,7 +231,9 @@ async def _scan(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m firmware_host.cli.band band …``."""
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from firmware_host.cli.logs import configure_logging
+
+    configure_logging(logging.WARNING)
     if argv[:1] == ["band"]:
         return band_main(argv[1:])
     print("usage: python -m firmware_host.cli.band band ...", file=sys.stderr)

@@ -20,67 +20,81 @@ MAX_REPLY = 1 << 20
 
 
 def register(sub: Any) -> None:
-    """Add ``pc6 ctl`` to the ``pc6`` subcommands."""
+    """Add ``pc6 ctl`` to the ``pc6`` subcommands: one action per command of the table."""
+    from firmware_host.service.commands import COMMANDS
+
     ctl = sub.add_parser("ctl", help="control the running daemon (status, start, stop, …)")
     ctl.add_argument("--socket", metavar="PATH", help="the daemon's socket (default: from config)")
     ctl.add_argument("--config", metavar="FILE", help="config file that names the socket")
     ctl.add_argument("--json", action="store_true", help="print the daemon's JSON reply")
     actions = ctl.add_subparsers(dest="action", metavar="ACTION", required=True)
-    status = actions.add_parser("status", help="what runs, who is in control and why, what next")
-    # Also accepted after the action (`pc6 ctl status --json`); SUPPRESS keeps the other.
-    status.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    start = actions.add_parser("start", help="start a profile now (or --in 10m)")
-    start.add_argument("profile")
-    start.add_argument("--in", dest="delay", metavar="DURATION", help="start later, e.g. 10m")
-    actions.add_parser("stop", help="stop the session (soft ramp down) and delayed starts")
-    actions.add_parser("pause", help="pause the session (soft ramp down)")
-    actions.add_parser("resume", help="resume a paused session (soft ramp up)")
-    level = actions.add_parser("level", help="scale the running session (1 = as written)")
-    level.add_argument("value", help="0 to 2; the safety limit still applies")
-    snooze = actions.add_parser("snooze", help="skip scheduled sessions for a while")
-    snooze.add_argument("duration", help="e.g. 30m, 2h; 'off' ends a snooze")
-    actions.add_parser("reset", help="clear a safety trip or a stop-button hold")
-    actions.add_parser("reload", help="read the config and profiles again")
+    for command in COMMANDS.values():
+        action = actions.add_parser(command.name, help=command.help)
+        # Also accepted after the action (`pc6 ctl status --json`); SUPPRESS keeps the other.
+        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+        for arg in command.args:
+            if arg.flag:
+                action.add_argument(
+                    arg.flag, dest=arg.field, metavar=arg.field.upper(), help=arg.help
+                )
+            else:
+                action.add_argument(arg.field, metavar=arg.name, help=arg.help)
     ctl.set_defaults(handler=main_args)
 
 
 def request_for(args: argparse.Namespace) -> dict[str, Any]:
-    """The JSON request for the parsed command line.
+    """The JSON request for the parsed command line, checked as the daemon will check it.
 
     Raises:
-        InvalidInput: a level that is not a number.
+        InvalidInput: a value the command refuses (nothing is sent).
     """
-    import math
+    from firmware_host.service.commands import COMMANDS
 
-    from firmware_host.durations import parse_duration_ms
-
-    request: dict[str, Any] = {"cmd": args.action}
-    if args.action == "start":
-        request["profile"] = args.profile
-        if args.delay:
-            parse_duration_ms(args.delay)  # bad input is caught here, with exit code 2
-            request["in"] = args.delay
-    elif args.action == "level":
-        try:
-            value = float(args.value)
-        except ValueError:
-            value = math.nan
-        if not 0 <= value <= 2:
-            raise InvalidInput(f"level: must be a number from 0 to 2, got {args.value!r}")
-        request["value"] = value
-    elif args.action == "snooze":
-        parse_duration_ms(args.duration, allow_zero=True)
-        request["duration"] = args.duration
-    return request
+    command = COMMANDS[args.action]
+    return command.request({a.field: getattr(args, a.field, None) for a in command.args})
 
 
 def socket_path(args: argparse.Namespace) -> Path:
-    """``--socket``, else the config's ``control.socket``, else the default."""
+    """``--socket``, else the config's ``control.socket``, else the default.
+
+    Only ``control.socket`` is read from the config (with tomllib, not the full validating
+    reader, which costs more than the rest of ``pc6 ctl``): the stop button has to work
+    even while the rest of a config is being edited into shape.
+
+    Raises:
+        InvalidInput: ``--config`` names no file, or the file is not TOML.
+    """
     if args.socket:
         return Path(args.socket)
-    from firmware_host.session.config import load_config
+    from firmware_host.paths import default_config_path, default_socket_path
 
-    return load_config(args.config).socket
+    config = Path(args.config) if args.config else default_config_path()
+    return _configured_socket(config, named=args.config is not None) or default_socket_path(config)
+
+
+def _configured_socket(config: Path, *, named: bool) -> Path | None:
+    import tomllib
+
+    try:
+        raw = config.read_bytes()
+    except FileNotFoundError:
+        if named:
+            raise InvalidInput(f"{config}: no such config file") from None
+        return None
+    except OSError as err:
+        raise PC6Error(f"{config}: cannot read: {err.strerror or err}") from err
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInput(f"{config}: not valid TOML: {err}") from err
+    control = table.get("control")
+    value = control.get("socket") if isinstance(control, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{config}: control.socket: must be the path of the socket")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else config.parent / path
 
 
 def call(path: Path, request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:

@@ -143,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ctl_main(argv[1:])
     import logging
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from firmware_host.cli.logs import configure_logging
+
+    configure_logging(logging.WARNING)
     # The band commands parse their own options (argparse's REMAINDER drops a leading --help).
     if argv[:1] == ["band"]:
         return _guarded(lambda: _cmd_band(argparse.Namespace(rest=argv[1:])))

@@ -21,7 +21,6 @@ import errno
 import grp
 import json
 import logging
-import math
 import os
 import pwd
 import socket
@@ -32,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from firmware_host.durations import parse_duration_ms
-from firmware_host.errors import ConfigError, DurationError, PC6Error
+from firmware_host.errors import ConfigError, PC6Error
+from firmware_host.service.commands import COMMANDS, BadRequest
 from firmware_host.service.daemon import Daemon
 from firmware_host.service.framing import MAX_LINE, MalformedRequest, parse_request
 
@@ -46,16 +45,6 @@ REFUSED_READ_S = 1.0
 BACKLOG = 128
 ACCEPT_RETRY_S = 0.1
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-COMMANDS = ("status", "start", "stop", "pause", "resume", "level", "snooze", "reset", "reload")
-FIELDS: dict[str, tuple[str, ...]] = {
-    "start": ("profile", "in"),
-    "level": ("value",),
-    "snooze": ("duration",),
-}
-
-
-class BadRequest(PC6Error, ValueError):
-    """A request that cannot be carried out as written."""
 
 
 @dataclass(frozen=True)
@@ -397,92 +386,15 @@ async def handle_line(daemon: Daemon, line: bytes, peer: Peer) -> dict[str, Any]
 
 
 async def handle(daemon: Daemon, request: dict[str, Any], peer: Peer) -> dict[str, Any]:
-    """Run a parsed request.
+    """Run a parsed request through the command table (``service/commands.py``).
 
     Raises:
         BadRequest: unknown command or field, or a value of the wrong kind.
         PC6Error: the daemon refused (its message says why).
     """
     cmd = request.get("cmd")
-    if not isinstance(cmd, str) or cmd not in COMMANDS:
+    command = COMMANDS.get(cmd) if isinstance(cmd, str) else None
+    if command is None:
         raise BadRequest(f"cmd: unknown command {cmd!r}; commands: {', '.join(COMMANDS)}")
-    allowed = {"cmd", "id", *FIELDS.get(cmd, ())}
-    for key in request:
-        if key not in allowed:
-            raise BadRequest(f"{key}: unknown field for {cmd}")
-    by = f"{peer.name} via pc6 ctl"
-    handler = _HANDLERS[cmd]
-    result = handler(daemon, request, by)
+    result = command.run(daemon, command.checked(request), f"{peer.name} via pc6 ctl")
     return await result if isinstance(result, Awaitable) else result
-
-
-def _status(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
-    return daemon.status()
-
-
-async def _start(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
-    profile = request.get("profile")
-    if not isinstance(profile, str) or not profile.strip():
-        raise BadRequest("profile: required, the name of a profile")
-    name = profile.strip()
-    if "/" in name or "\\" in name or name.startswith(("~", ".")) or name.endswith(".toml"):
-        # Over the socket only names: a client must not make the daemon open any file it
-        # can read. Put a profile of your own in a folder of `profiles.dirs`.
-        raise BadRequest(
-            f"profile: give the name of a built-in profile or of one in profiles.dirs, "
-            f"not a path, got {name!r}"
-        )
-    delay = _duration(request.get("in", 0), "in", zero_ok=True)
-    return await daemon.start(name, by=by, delay_s=delay)
-
-
-async def _stop(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
-    return await daemon.stop(by=by)
-
-
-def _level(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
-    value = request.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise BadRequest(f"value: must be a number, got {value!r}")
-    return daemon.set_level(float(value), by=by)
-
-
-def _snooze(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
-    raw = request.get("duration")
-    seconds = 0.0 if raw in ("off", 0) else _duration(raw, "duration", zero_ok=True)
-    return daemon.snooze(seconds, by=by)
-
-
-def _reload(daemon: Daemon, request: dict[str, Any], by: str) -> dict[str, Any]:
-    error = daemon.reload()
-    changes = daemon.profiles.refresh()
-    return {"config_error": error, "profiles": [f"{n}: {w}" for n, w in changes]}
-
-
-MAX_CONTROL_DELAY_S = 24 * 3600.0  # a snooze or a delayed start: within a day
-
-
-def _duration(raw: Any, name: str, *, zero_ok: bool) -> float:
-    if raw is None:
-        raise BadRequest(f"{name}: required, a duration like '30m'")
-    try:
-        seconds = parse_duration_ms(raw, allow_zero=zero_ok) / 1000
-    except DurationError as err:
-        raise BadRequest(f"{name}: {err}") from None
-    if seconds > MAX_CONTROL_DELAY_S:
-        raise BadRequest(f"{name}: at most 24h, got {raw!r}")
-    return seconds
-
-
-Handler = Callable[[Daemon, dict[str, Any], str], Any]
-_HANDLERS: dict[str, Handler] = {
-    "status": _status,
-    "start": _start,
-    "stop": _stop,
-    "pause": lambda d, r, by: d.pause(by=by),
-    "resume": lambda d, r, by: d.resume(by=by),
-    "level": _level,
-    "snooze": _snooze,
-    "reset": lambda d, r, by: d.reset(by=by),
-    "reload": _reload,
-}

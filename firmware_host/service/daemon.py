@@ -5,13 +5,11 @@ edited profiles and config, and sends systemd's watchdog ping — so a hung loop
 pings and systemd restarts the service. It sleeps until the next thing it has to do (a
 session start, the ping, a periodic check), never on a fixed tick.
 
-Order of authority: the stop button beats a manual command, which beats the schedule.
-
-- A press of the stop button stops the session and holds the schedule until the end of the
-  night; manual starts are refused until ``pc6 ctl reset``. A long press trips the gate.
-- A manual start replaces whatever runs; a manual stop, pause or level applies to any
-  session.
-- A scheduled start never interrupts a running session; it is skipped and journaled.
+The parts it is made of, each in its own module: who is in control and what a person
+decided (``authority.py``: stop button > manual > schedule), when scheduled sessions are due
+(``scheduler.py``), what status says, from a read-only snapshot (``status.py``), and the
+control commands (``commands.py``, served by ``control.py``). This module holds the loop,
+the config, and the sessions themselves.
 
 An invalid config never starts a session: the daemon keeps running, outputs off, and
 reports why until the file is fixed.
@@ -22,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,19 +33,15 @@ from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.paths import default_journal_path
 from firmware_host.plan.profile import Profile
-from firmware_host.plan.schedule import (
-    Occurrence,
-    next_occurrences,
-    night_bounds,
-    night_of,
-    occurrences,
-)
+from firmware_host.plan.schedule import Occurrence
 from firmware_host.plan.store import ProfileStore, check_profile, check_schedule
 from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
+from firmware_host.service.authority import LEVEL_MAX, Authority, Refused
 from firmware_host.service.clock_sync import ClockSyncCheck
+from firmware_host.service.scheduler import Scheduler
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
 from firmware_host.session.assembly import Journaling, Overrides, Session, resolve
@@ -57,12 +50,9 @@ from firmware_host.session.config import Config, load_config
 
 logger = logging.getLogger(__name__)
 
-LEVEL_MAX = 2.0  # `pc6 ctl level`: 1 = as written; the gate still clips at the limit
+__all__ = ["LEVEL_MAX", "Daemon", "Refused", "default_actuator"]
+
 ActuatorFactory = Callable[[Config, ActuatorKind], Actuator]
-
-
-class Refused(PC6Error, RuntimeError):
-    """A request the daemon will not carry out now; the message says why."""
 
 
 @dataclass
@@ -112,7 +102,6 @@ class Daemon:
         self.config_path = config_path
         self.clock = clock
         self.notifier = notifier or Notifier(None)
-        self.clock_synced = clock_synced or ClockSyncCheck()
         self.actuator_factory = actuator_factory
         self.config: Config | None = None
         self.config_error: str | None = None
@@ -123,64 +112,28 @@ class Daemon:
         self._journal_given = journal is not None
         self.running: Running | None = None
         self.pending: list[Pending] = []
-        # What a person decided (a trip to clear, a hold, a snooze, a level) survives a
-        # restart: a crash and systemd's Restart= must not clear a latched trip.
-        self._trip: str | None = None
-        self._hold: tuple[str, float] | None = None  # stop-button hold: (why, until wall)
-        self._snoozed_until: float | None = None
-        self._level = 1.0
-        self.synced = False
+        self.authority = Authority(self._keep)
+        self.scheduler = Scheduler(clock_synced or ClockSyncCheck())
         self.results: list[SessionResult] = []
         self._stopping = False
         self._waiter: asyncio.Future[None] | None = None
-        self._last_wall: float | None = None
         self._next_ping: float | None = None
         self._next_check = 0.0
         self._status_line = ""
         self.stopped = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    # -- state that survives a restart -----------------------------------------------
+    # -- what a person decided (see authority.py) --------------------------------------
 
     @property
     def trip(self) -> str | None:
         """A latched safety trip's reason; only ``reset`` clears it."""
-        return self._trip
-
-    @trip.setter
-    def trip(self, value: str | None) -> None:
-        self._trip = value
-        self._keep("trip", value)
+        return self.authority.trip
 
     @property
-    def hold(self) -> tuple[str, float] | None:
-        """A stop-button hold on the schedule: (why, until wall time)."""
-        return self._hold
-
-    @hold.setter
-    def hold(self, value: tuple[str, float] | None) -> None:
-        self._hold = value
-        self._keep("hold", list(value) if value else None)
-
-    @property
-    def snoozed_until(self) -> float | None:
-        """Scheduled sessions are skipped until this wall time."""
-        return self._snoozed_until
-
-    @snoozed_until.setter
-    def snoozed_until(self, value: float | None) -> None:
-        self._snoozed_until = value
-        self._keep("snoozed_until", value)
-
-    @property
-    def level(self) -> float:
-        """The live level scale set by ``pc6 ctl level``."""
-        return self._level
-
-    @level.setter
-    def level(self, value: float) -> None:
-        self._level = value
-        self._keep("level", None if value == 1.0 else value)
+    def synced(self) -> bool:
+        """Whether the system clock has been seen synchronized (latched)."""
+        return self.scheduler.synced
 
     def _keep(self, key: str, value: object) -> None:
         try:
@@ -195,24 +148,8 @@ class Daemon:
         except PC6Error:
             logger.exception("could not read kept state from the journal")
             return
-        trip, hold, snooze, level = (
-            kept.get(k) for k in ("trip", "hold", "snoozed_until", "level")
-        )
-        if isinstance(trip, str):
-            self._trip = trip
-            self._note(None, "restored", f"safety trip still latched: {trip}")
-        if (
-            isinstance(hold, list)
-            and len(hold) == 2
-            and isinstance(hold[1], int | float)
-            and self.clock.wall() < hold[1] <= self.clock.wall() + 2 * 86400
-        ):
-            self._hold = (str(hold[0]), float(hold[1]))
-        now = self.clock.wall()
-        if isinstance(snooze, int | float) and now < snooze <= now + 2 * 86400:
-            self._snoozed_until = float(snooze)  # anything else is stale or corrupt
-        if isinstance(level, int | float) and 0 <= level <= LEVEL_MAX:
-            self._level = float(level)
+        for note in self.authority.restore(kept, self.clock.wall()):
+            self._note(None, "restored", note)
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -298,6 +235,7 @@ class Daemon:
             self._housekeeping()
             period = self.config.check_every_s if self.config else 30.0
             self._next_check = now + period
+        self.authority.expire_hold(self.clock.wall())  # a hold ends with its night
         self._start_pending(now)
         self._start_scheduled()
         line = self.status_line()
@@ -310,13 +248,9 @@ class Daemon:
         if self._next_ping is not None:
             times.append(self._next_ping)
         times += [p.due for p in self.pending]
-        if self._schedules_active() and self.config is not None:
-            wall = self.clock.wall()
-            # Only what has not been handled yet: _last_wall is just past the last check.
-            after = max(wall, self._last_wall or wall)
-            upcoming = next_occurrences(self.config.schedule, self.config.tz, after, 1)
-            if upcoming:
-                times.append(self.clock.now() + max(0.0, upcoming[0].when - wall))
+        due_in = self.scheduler.next_due_in(self.config, self.clock.wall())
+        if due_in is not None:
+            times.append(self.clock.now() + due_in)
         return min(times)
 
     async def _sleep_until(self, deadline: float) -> None:
@@ -350,48 +284,27 @@ class Daemon:
 
     # -- schedules -----------------------------------------------------------------------
 
-    def _schedules_active(self) -> bool:
-        if self.config is None or not self.config.schedule:
-            return False
-        if self.config.require_clock_sync and not self.synced:
-            self.synced = self.clock_synced()  # latched: a synced clock stays trusted
-            if not self.synced:
-                return False
-        return True
-
     def upcoming(self, count: int) -> list[Occurrence]:
         """The next ``count`` scheduled starts from now."""
-        if self.config is None:
-            return []
-        return next_occurrences(self.config.schedule, self.config.tz, self.clock.wall(), count)
+        return self.scheduler.upcoming(self.config, self.clock.wall(), count)
 
     def _start_scheduled(self) -> None:
-        if not self._schedules_active():
+        if self.config is None:
             return
-        assert self.config is not None
         wall = self.clock.wall()
-        since = wall - self.config.grace_s if self._last_wall is None else self._last_wall
-        due = occurrences(self.config.schedule, self.config.tz, since, wall + 1e-3)
-        for occ in due:
-            if self.journal.has_run(occ.key):
-                continue
-            if occ.when < wall - self.config.grace_s:
-                outcome = (
-                    f"missed: due at {hhmm(occ.when, self.config.tz)}, the clock "
-                    f"jumped or the daemon was not running"
-                )
-            else:
-                outcome = self._scheduled_start(occ)
-            self.journal.mark_run(occ.key, at=wall, outcome=outcome)
+        for occ, outcome in self.scheduler.run_due(
+            self.config, wall, self.journal, self._scheduled_start
+        ):
             if outcome != "started":
                 self._note(None, "schedule", f"{occ.profile} ({occ.key}): {outcome}")
-        self._last_wall = max(wall + 1e-3, self._last_wall or 0.0)
 
     def _scheduled_start(self, occ: Occurrence) -> str:
         assert self.config is not None
         wall = self.clock.wall()
-        if self.snoozed_until is not None and wall < self.snoozed_until:
-            return f"skipped: snoozed until {hhmm(self.snoozed_until, self.config.tz)}"
+        if self.authority.snoozed(wall):
+            until = self.authority.snoozed_until
+            assert until is not None
+            return f"skipped: snoozed until {hhmm(until, self.config.tz)}"
         if self.running is not None:
             who = "a manual" if self.running.origin == "manual" else "the previous"
             return f"skipped: {who} session is still running"
@@ -429,13 +342,10 @@ class Daemon:
     # -- sessions ------------------------------------------------------------------------
 
     def _refuse_if_blocked(self) -> None:
-        self.expire_hold()
         if self.config is None:
             raise Refused(f"config invalid: {self.config_error}")
-        if self.trip:
-            raise Refused(f"safety trip latched ({self.trip}); `pc6 ctl reset` clears it")
-        if self.hold:
-            raise Refused(f"{self.hold[0]}; `pc6 ctl reset` releases it")
+        if why := self.authority.refusal(self.clock.wall()):
+            raise Refused(why)
 
     def start_now(self, name: str, *, origin: str, why: str) -> Running:
         """Start ``name`` at once.
@@ -485,7 +395,7 @@ class Daemon:
             clock=self.clock,
             journaling=Journaling(self.journal, origin=origin, tz=config.tz, pauses=False),
             factory=lambda _name, kind, _options: factory(config, kind or config.kind),
-            scale=self.level,
+            scale=self.authority.level,
             on_event=self._gate_event,
         )
         try:
@@ -513,19 +423,19 @@ class Daemon:
 
     def _finish(self, running: Running, result: SessionResult) -> None:
         gate = running.gate
-        if gate.tripped and not self.trip:
-            self.trip = gate.tripped
+        if gate.tripped and not self.authority.trip:
+            self.authority.trip = gate.tripped
         self.results.append(result)
         if self.running is running:
             self.running = None
-        self.level = 1.0
+        self.authority.level = 1.0
         running.done.set()
         self._wake()
 
     def _gate_event(self, event: GateEvent) -> None:
         """The session journals its gate's events; a trip also latches here."""
         if isinstance(event, Tripped):
-            self.trip = event.reason
+            self.authority.trip = event.reason
 
     async def _end_running(self, reason: str) -> None:
         running = self.running
@@ -580,11 +490,10 @@ class Daemon:
 
     def set_level(self, value: float, *, by: str) -> dict[str, Any]:
         """Scale the running session; 1 plays it as written, the gate clips at the limit."""
-        if not math.isfinite(value) or not 0 <= value <= LEVEL_MAX:
-            raise Refused(f"level must be from 0 to {LEVEL_MAX:g}, got {value!r}")
+        Authority.check_level(value)
         running = self._need_running()
         running.engine.set_scale(value)
-        self.level = value
+        self.authority.level = value
         ceiling = running.gate.max_level
         self._note(running.session_id, "level", f"{value:g} by {by} (ceiling {ceiling:g})")
         return {"level": value, "ceiling": ceiling}
@@ -592,27 +501,18 @@ class Daemon:
     def snooze(self, seconds: float, *, by: str) -> dict[str, Any]:
         """Skip scheduled sessions for ``seconds`` (0 ends a snooze)."""
         tz = self.config.tz if self.config else dt.UTC
-        if not math.isfinite(seconds) or seconds > 86400:
-            raise Refused(f"snooze must be at most 24h, got {seconds:g} s")
-        if seconds <= 0:
-            self.snoozed_until = None
+        until = self.authority.snooze(seconds, self.clock.wall())
+        if until is None:
             self._note(None, "snooze", f"cleared by {by}")
             return {"snoozed_until": None}
-        self.snoozed_until = self.clock.wall() + seconds
-        self._note(None, "snooze", f"until {hhmm(self.snoozed_until, tz)} by {by}")
-        return {"snoozed_until": iso(self.snoozed_until, tz)}
+        self._note(None, "snooze", f"until {hhmm(until, tz)} by {by}")
+        return {"snoozed_until": iso(until, tz)}
 
     def reset(self, *, by: str) -> dict[str, Any]:
         """Clear a safety trip and a stop-button hold; says what was cleared."""
-        cleared = []
         if self.running is not None and self.running.gate.tripped:
             self.running.gate.reset()
-        if self.trip:
-            cleared.append(f"safety trip: {self.trip}")
-            self.trip = None
-        if self.hold:
-            cleared.append(self.hold[0])
-            self.hold = None
+        cleared = self.authority.reset()
         self._note(None, "reset", f"by {by}: {'; '.join(cleared) or 'nothing to clear'}")
         self._wake()
         return {"cleared": cleared}
@@ -620,14 +520,9 @@ class Daemon:
     def stop_button_pressed(self) -> None:
         """The physical button: stop now and hold the schedule until the night ends."""
         tz = self.config.tz if self.config else dt.UTC
-        wall = self.clock.wall()
-        _, until = night_bounds(night_of(wall, tz), tz)
-        self.hold = (
-            f"stop button pressed at {hhmm(wall, tz)}; schedule held until {hhmm(until, tz)}",
-            until,
-        )
+        why = self.authority.press_stop_button(self.clock.wall(), tz)
         self.pending.clear()
-        self._note(self.running.session_id if self.running else None, "button", self.hold[0])
+        self._note(self.running.session_id if self.running else None, "button", why)
         if self.running is not None:
             self.running.engine.stop("stop button")
         self._wake()
@@ -639,18 +534,13 @@ class Daemon:
             self._spawn(self.running.gate.trip(reason))  # the gate journals its trip
         else:
             self._note(None, "trip", reason)
-        self.trip = reason
+        self.authority.trip = reason
         self._wake()
 
     def _need_running(self) -> Running:
         if self.running is None:
             raise Refused("no session is running")
         return self.running
-
-    def expire_hold(self) -> None:
-        """A stop-button hold ends with the night."""
-        if self.hold and self.clock.wall() >= self.hold[1]:
-            self.hold = None
 
     # -- status (see daemon_status) ------------------------------------------------------
 
@@ -676,11 +566,11 @@ class Daemon:
             wall=wall,
             config=self.config,
             config_error=self.config_error,
-            trip=self.trip,
+            trip=self.authority.trip,
             # A hold that has run out is over, whether or not the loop has cleared it yet.
-            hold=self.hold if self.hold and wall < self.hold[1] else None,
-            snoozed_until=self.snoozed_until,
-            synced=self.synced,
+            hold=self.authority.hold_in_force(wall),
+            snoozed_until=self.authority.snoozed_until,
+            synced=self.scheduler.synced,
             session=session,
             profile_errors=dict(self.profiles.errors),
             pending=tuple((p.profile, p.due - now) for p in self.pending),

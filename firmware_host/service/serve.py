@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from firmware_host.clock import RealClock
+from firmware_host.drive.actuator import backend_is_simulated
 from firmware_host.service.control import ControlServer
 from firmware_host.service.daemon import Daemon
 from firmware_host.service.sdnotify import Notifier
@@ -39,8 +40,12 @@ async def _serve(config_path: Path) -> int:
             file=sys.stderr,
             flush=True,
         )
-    elif config is not None and config.backend == "sim":
-        print("pc6 daemon: SIMULATED — backend sim, nothing physical moves", flush=True)
+    elif config is not None and backend_is_simulated(config.backend, config.backend_options):
+        # The backend's own answer, as in `ctl status` and every session's banner.
+        print(
+            f"pc6 daemon: SIMULATED — backend {config.backend}, nothing physical moves",
+            flush=True,
+        )
     socket = config.socket if config else default_socket_path()
     server = ControlServer(daemon, socket, group=config.socket_group if config else None)
     await server.start()

@@ -16,6 +16,7 @@ from typing import Any
 from firmware_host.drive.actuator import backend_is_simulated
 from firmware_host.experiment.tonight import BLIND_LABEL
 from firmware_host.plan.schedule import Occurrence
+from firmware_host.service.authority import hhmm
 from firmware_host.session.config import Config
 
 
@@ -159,11 +160,6 @@ def summary(s: Snapshot) -> str:
         f"{sim}backend {s.config.backend}/{s.config.kind}, "
         f"{len(s.config.schedule)} schedule entries, config {s.config.source}"
     )
-
-
-def hhmm(when: float, tz: dt.tzinfo) -> str:
-    """Local ``HH:MM``."""
-    return dt.datetime.fromtimestamp(when, tz).strftime("%H:%M")
 
 
 def iso(when: float, tz: dt.tzinfo) -> str:

@@ -455,6 +455,12 @@ class Session:
         except asyncio.CancelledError:
             result = self._cancelled_result()
             raise
+        except Exception as err:  # a bug: outputs off and journaled as what it was
+            logger.debug("internal error in the session", exc_info=True)
+            logger.error("internal error, outputs off: %s: %s", type(err).__name__, err)
+            result = SessionResult(
+                EndReason.TRIPPED, f"internal error: {type(err).__name__}: {err}"
+            )
         finally:
             result = await self.close(result)
         return result

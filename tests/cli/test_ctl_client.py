@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -56,3 +57,32 @@ def test_no_daemon_is_one_line_and_exit_1(tmp_path: Path) -> None:
     )
     assert run.returncode == 1
     assert "cannot reach the daemon" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_ctl_imports_only_its_client(tmp_path: Path) -> None:
+    # The stop button over SSH: `pc6 ctl` must not pay for the rest of the CLI (a budget
+    # of modules, not of milliseconds; bench/ctl_latency.py prints the time).
+    config = tmp_path / "pc6band.toml"
+    config.write_text(f'[control]\nsocket = "{tmp_path / "ctl.sock"}"\n')
+    code = (
+        "import json, sys; from firmware_host.cli.main import main; "
+        f"rc = main(['ctl', '--config', {str(config)!r}, 'status']); "
+        "print(rc, json.dumps(sorted(m for m in sys.modules if m.startswith('firmware_host'))))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert f"cannot reach the daemon at {tmp_path / 'ctl.sock'}" in run.stderr
+    rc, modules = run.stdout.split(" ", 1)
+    assert rc == "1"
+    assert json.loads(modules) == [
+        "firmware_host",
+        "firmware_host.cli",
+        "firmware_host.cli.ctl",
+        "firmware_host.cli.main",
+        "firmware_host.durations",  # small: checks `--in` and `snooze` before sending
+        "firmware_host.errors",
+        "firmware_host.paths",
+        # The command table the daemon also dispatches from (names, checks, help): small.
+        "firmware_host.service",
+        "firmware_host.service.authority",
+        "firmware_host.service.commands",
+    ]

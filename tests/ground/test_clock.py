@@ -20,8 +20,10 @@ def test_real_clock_never_wakes_early_and_keeps_order() -> None:
             await clock.sleep_until(deadline)
             woke.append((i, deadline, time.monotonic()))
 
-        # Scheduled out of order, and one already in the past.
-        offsets = [0.03, 0.01, 0.02, -1.0, 0.015]
+        # Scheduled out of order, and one already in the past. Spaced by 50 ms and more: on a
+        # loaded 2-core machine the process can be descheduled for 10+ ms between starting
+        # two sleepers, and a 10 ms spacing then reordered the wake-ups (the clock was right).
+        offsets = [0.3, 0.1, 0.2, -1.0, 0.15]
         await asyncio.gather(*(sleeper(i, start + o) for i, o in enumerate(offsets)))
         return woke
 

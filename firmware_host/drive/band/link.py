@@ -10,7 +10,9 @@ running ``device/`` firmware. Subclasses move whole messages (``_connect``, ``_s
 * SET with a lease on every ``set_level``; a repeat of the band's current target only renews
   the lease (KEEP), so a refresh never restarts a ramp;
 * a PING every second; no answer for ``link_timeout_s`` (3 s) or a dead transport means the
-  link is lost: ``report_fault("link lost: …")``, then reconnect with bounded backoff;
+  link is lost: ``report_link(False, "link lost: …")`` — not a fault: the gate emits a
+  :class:`~firmware_host.guard.events.LinkChanged` event and the engine holds — then
+  reconnect with bounded backoff and ``report_link(True, …)``;
 * after a reconnect the band stays off until the engine calls ``set_level`` again, and the
   first non-zero level comes in over at least ``resume_ramp_s``.
 """
@@ -25,6 +27,7 @@ import itertools
 import logging
 import math
 import os
+import stat
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,10 +91,8 @@ def read_key(
     if key is None and key_file is None:
         return None
     if key is None:
-        try:
-            raw = Path(key_file).read_bytes()  # type: ignore[arg-type]
-        except OSError as err:
-            raise InvalidInput(f"cannot read band key file {key_file}: {err.strerror}") from err
+        assert key_file is not None
+        raw = _read_key_file(Path(key_file))
         key = raw if len(raw) == p.KEY_LEN else raw.decode("ascii", "replace").strip()
     if isinstance(key, str):
         try:
@@ -109,14 +110,60 @@ def key_path(band_id: str) -> Path:
 
 
 def store_key(band_id: str, key: bytes) -> Path:
-    """Write a band key (hex text, mode 0600, directory 0700); return its path."""
+    """Write a band key where this user's daemon reads it; return its path."""
     path = key_path(band_id)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex() + "\n")
-    os.chmod(path, 0o600)
+    write_key_file(path, key)
     return path
+
+
+def write_key_file(path: Path, key: bytes, *, owner: tuple[int, int] | None = None) -> None:
+    """Write ``key`` as hex text: file 0600, folder 0700, both owned by ``owner`` (uid, gid).
+
+    A folder that already exists with access for others (a ``bands/`` of 0777) is
+    tightened to 0700, with a warning. The file is replaced whole (written aside, then
+    renamed), so a crash never leaves half a key.
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if mode & 0o077:
+        logger.warning("band key folder %s was mode %04o; tightened to 0700", folder, mode)
+        os.chmod(folder, 0o700)
+    if owner is not None:
+        os.chown(folder, *owner)
+    tmp = folder / f".{path.name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(key.hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        if owner is not None:
+            os.chown(tmp, *owner)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _read_key_file(path: Path) -> bytes:
+    """The bytes of a key file; warns when others may read or change it."""
+    try:
+        with open(path, "rb") as f:
+            mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+            raw = f.read(4096)
+    except OSError as err:
+        raise InvalidInput(f"cannot read band key file {path}: {err.strerror}") from err
+    if mode & 0o077:
+        logger.warning(
+            "band key file %s is mode %04o: others on this machine can read it and drive "
+            "the band; fix: chmod 600 %s",
+            path,
+            mode,
+            path,
+        )
+    return raw
 
 
 def load_stored_key(band_id: str) -> bytes | None:

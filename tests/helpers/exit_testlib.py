@@ -1,0 +1,105 @@
+"""Watching a ``pc6 run`` child from outside: pins through a FIFO, a band's trace through a FIFO.
+
+(A plain module: ``tests/conftest.py`` puts ``tests/helpers`` on ``sys.path``.)
+
+The child writes every change the moment it happens (``PC6_SIM_PINS_LOG`` for mock pins,
+``pc6 sim band --trace`` for a band), so a test waits on the pipe, never on a sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class FifoWatch:
+    """Lines from a FIFO the child writes; ``parse(line) -> (name, value)`` or None."""
+
+    def __init__(self, path: Path, parse: Callable[[str], tuple[str, float] | None]) -> None:
+        os.mkfifo(path)
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.parse = parse
+        self.buffer = b""
+        self.values: dict[str, list[float]] = {}
+
+    def read(self, until: float) -> bool:
+        """Read what arrives, waiting up to ``until`` (monotonic); False at end of file."""
+        ready, _, _ = select.select([self.fd], [], [], max(0.0, until - time.monotonic()))
+        if not ready:
+            raise TimeoutError("nothing from the child in time")
+        try:
+            chunk = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return True
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            parsed = self.parse(line.decode())
+            if parsed is not None:
+                self.values.setdefault(parsed[0], []).append(parsed[1])
+        return bool(chunk)
+
+    def drain(self) -> None:
+        """Whatever is already in the pipe, without waiting."""
+        while select.select([self.fd], [], [], 0)[0]:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self.buffer += chunk
+            *lines, self.buffer = self.buffer.split(b"\n")
+            for line in lines:
+                parsed = self.parse(line.decode())
+                if parsed is not None:
+                    self.values.setdefault(parsed[0], []).append(parsed[1])
+
+    def last(self, name: str) -> float:
+        return self.values.get(name, [0.0])[-1]
+
+    def wait_for(self, name: str, cond: Callable[[float], bool], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond(self.last(name)):
+            if not self.read(deadline):
+                raise AssertionError(f"{name}: the child closed the pipe first")
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def pin_line(line: str) -> tuple[str, float] | None:
+    """``t pin value frequency`` from the mock pins' log."""
+    parts = line.split()
+    return (parts[1], float(parts[2])) if len(parts) == 4 else None
+
+
+def band_line(line: str) -> tuple[str, float] | None:
+    """``t_s,level`` from a simulated band's trace (the header is skipped)."""
+    if not line or line.startswith("t_s"):
+        return None
+    return ("band", float(line.split(",")[1]))
+
+
+def trace_rows(path: Path) -> list[tuple[float, float]]:
+    """The rows of a ``t_s,level`` CSV written by ``pc6 run --trace``."""
+    lines = path.read_text().splitlines()
+    assert lines[0] == "t_s,level"
+    return [(float(a), float(b)) for a, b in (line.split(",") for line in lines[1:])]
+
+
+def last_session(journal: Path) -> tuple[str | None, str | None, float | None]:
+    """``(reason, detail, ended_at)`` of the newest session in a journal."""
+    db = sqlite3.connect(journal)
+    try:
+        row = db.execute(
+            "SELECT reason, detail, ended_at FROM sessions ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        db.close()
+    assert row is not None, "no session was journaled"
+    return row
