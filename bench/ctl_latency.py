@@ -5,12 +5,16 @@ command RUNS times as a fresh process (as a person typing it over SSH would) and
 the best and the median wall time. The difference between the two rows is what pc6band
 itself costs; the daemon's own answer is timed separately over one open connection.
 
-    .venv/bin/python bench/ctl_latency.py [RUNS]
+    .venv/bin/python bench/ctl_latency.py [RUNS] [SOURCE_TREE]
+
+SOURCE_TREE times `pc6 ctl` of another checkout (e.g. a `git worktree` of an older commit)
+against the same daemon, run as `python -m firmware_host.cli.main` from that tree.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -30,14 +34,33 @@ socket = "{home}/ctl.sock"
 """
 
 
-def timed(command: list[str], runs: int) -> list[float]:
-    """Wall milliseconds of ``runs`` fresh runs of ``command`` (each must exit 0)."""
-    out = []
+CPU: dict[int, list[float]] = {}
+
+
+def _cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def timed(command: list[str], runs: int, **kwargs: object) -> list[float]:
+    """Wall milliseconds of ``runs`` fresh runs of ``command`` (each must exit 0).
+
+    The CPU milliseconds of the same runs (user + system, which a busy machine inflates far
+    less than wall time) are kept in :data:`CPU` under the returned list's id.
+    """
+    out, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        start, cpu0 = time.perf_counter(), _cpu_ms()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
         out.append((time.perf_counter() - start) * 1000)
+        cpu.append(_cpu_ms() - cpu0)
+    CPU[id(out)] = cpu
     return out
+
+
+def timed_in(src: Path, command: list[str], runs: int) -> list[float]:
+    """:func:`timed`, importing firmware_host from the source tree ``src``."""
+    return timed(command, runs, cwd=src, env=dict(os.environ, PYTHONPATH=str(src)))
 
 
 def answer_ms(path: Path, runs: int) -> list[float]:
@@ -55,8 +78,10 @@ def answer_ms(path: Path, runs: int) -> list[float]:
 
 
 def row(name: str, ms: list[float]) -> str:
-    """One printed line: best and median."""
-    return f"{name:<34} best {min(ms):6.1f} ms  median {statistics.median(ms):6.1f} ms"
+    """One printed line: best and median wall time, and median CPU time when known."""
+    line = f"{name:<34} best {min(ms):6.1f} ms  median {statistics.median(ms):6.1f} ms"
+    cpu = CPU.get(id(ms))
+    return line + (f"  CPU median {statistics.median(cpu):6.1f} ms" if cpu else "")
 
 
 def main() -> None:
@@ -81,6 +106,11 @@ def main() -> None:
                 time.sleep(0.05)
             ctl = [str(BIN / "pc6"), "ctl", "--socket", str(sock_path), "status"]
             bare = timed([sys.executable, "-c", "pass"], runs)
+            other = None
+            if len(sys.argv) > 2:
+                src = Path(sys.argv[2]).resolve()
+                module = [sys.executable, "-m", "firmware_host.cli.main"]
+                other = timed_in(src, [*module, "ctl", "--socket", str(sock_path), "status"], runs)
             full = timed(ctl, runs)
             by_config = [str(BIN / "pc6"), "ctl", "--config", str(home / "pc6band.toml"), "status"]
             configured = timed(by_config, runs)
@@ -88,6 +118,8 @@ def main() -> None:
             print(row("python -c pass", bare))
             print(row("pc6 ctl --socket S status", full))
             print(row("pc6 ctl --config C status", configured))
+            if other is not None:
+                print(row(f"{Path(sys.argv[2]).name}: ctl --socket S status", other))
             print(
                 f"{'pc6band cost (difference)':<34} best {min(full) - min(bare):6.1f} ms  "
                 f"median {statistics.median(full) - statistics.median(bare):6.1f} ms"

@@ -19,11 +19,10 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -142,31 +141,109 @@ class KeyboardAnswers:
 
 
 def update_calibration(path: Path, kind: ActuatorKind, levels: Calibration) -> Config:
-    """Write ``levels`` into ``[calibration.<kind>]`` of the file, keeping everything else.
+    """Write ``levels`` into ``calibration.<kind>`` of the file, keeping everything else.
+
+    Comments, order and the form of every table (headers, dotted keys) are kept: the file
+    is edited with tomlkit, and the result must read back as the old config with only
+    these two values changed before it replaces the file.
 
     Raises:
-        ConfigError: the edited file would not be valid (then nothing is written).
+        ConfigError: the edit cannot be made safely, or the result would not be valid
+            (then nothing is written).
+        OSError: the file cannot be written.
     """
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    header = f"[calibration.{kind.value}]"
-    lines = [f"felt = {levels.felt:g}", f"comfortable = {levels.comfortable:g}"]
-    match = re.search(rf"^\s*\[calibration\.{kind.value}\]\s*(#.*)?$", text, re.MULTILINE)
-    if match is None:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + "\n".join([header, *lines]) + "\n"
-    else:
-        start = match.end()
-        nxt = re.search(r"^\s*\[", text[start:], re.MULTILINE)
-        end = start + nxt.start() if nxt else len(text)
-        # Keep the section's other lines (comments too); the new values go first.
-        kept = [
-            line
-            for line in text[start:end].split("\n")[1:]
-            if not re.match(r"\s*(felt|comfortable)\s*=", line)
-        ]
-        text = text[:start] + "\n" + "\n".join(lines + kept) + text[end:]
-    config = parse_config(text, source=str(path), base=path.parent)  # validate first
-    _write_atomically(path.resolve(), text)
+    edited = edited_config_text(text, kind, levels, source=str(path))
+    config = parse_config(edited, source=str(path), base=path.parent)  # validate first
+    _write_atomically(path.resolve(), edited)
     return config
+
+
+def edited_config_text(text: str, kind: ActuatorKind, levels: Calibration, *, source: str) -> str:
+    """``text`` with ``calibration.<kind>`` set to ``levels``.
+
+    Raises:
+        ConfigError: ``text`` is not TOML, or no edit reads back as intended.
+    """
+    import tomllib
+
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    values = {"felt": float(f"{levels.felt:g}"), "comfortable": float(f"{levels.comfortable:g}")}
+    try:
+        before = tomllib.loads(text)
+        doc = tomlkit.parse(text)
+    except (tomllib.TOMLDecodeError, TOMLKitError) as err:
+        raise ConfigError(f"{source}: not valid TOML: {err}") from err
+    table = doc.get("calibration")
+    if isinstance(table, Mapping) and isinstance(table.get(kind.value), Mapping):
+        entry = table[kind.value]
+        for key, value in values.items():
+            entry[key] = value
+        edited = tomlkit.dumps(doc)
+    else:
+        # A new table at the end is valid beside any form the rest of the file takes.
+        edited = (
+            text.rstrip("\n") + ("\n\n" if text.strip() else "") + calibration_lines(kind, levels)
+        )
+    expected = dict(before)
+    expected["calibration"] = {**before.get("calibration", {})}
+    expected["calibration"][kind.value] = {
+        **before.get("calibration", {}).get(kind.value, {}),
+        **values,
+    }
+    try:
+        after = tomllib.loads(edited)
+    except tomllib.TOMLDecodeError:
+        after = None
+    if after != expected:
+        raise ConfigError(
+            f"{source}: calibration.{kind.value}: cannot be edited automatically in this file"
+        )
+    return edited
+
+
+def calibration_lines(kind: ActuatorKind, levels: Calibration) -> str:
+    """The TOML table of ``levels``, as a person would add it to a config."""
+    return (
+        f"[calibration.{kind.value}]\nfelt = {levels.felt:g}\n"
+        f"comfortable = {levels.comfortable:g}\n"
+    )
+
+
+def cannot_save(path: Path, kind: ActuatorKind) -> str | None:
+    """Why the levels could not be saved to ``path`` (None when they can), asked up front."""
+    target = path.resolve()
+    folder = target.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable by you, so {path} cannot be replaced"
+    if target.exists() and not os.access(target, os.R_OK):
+        return f"{path} is not readable by you"
+    try:
+        text = target.read_text(encoding="utf-8") if target.exists() else ""
+        edited_config_text(text, kind, Calibration(0.1, 0.2), source=str(path))
+    except (OSError, ConfigError) as err:
+        return str(err)
+    return None
+
+
+def save_levels(path: Path, kind: ActuatorKind, levels: Calibration) -> int:
+    """Save the levels, or print them with what to do by hand; never lose them."""
+    try:
+        update_calibration(path, kind, levels)
+    except (OSError, ConfigError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        print(f"pc6 calibrate: could not save to {path}: {reason}", file=sys.stderr)
+        print(f"Your levels: felt = {levels.felt:g}, comfortable = {levels.comfortable:g}")
+        print(f"Add these lines to {path} (replacing any calibration.{kind.value} there):")
+        print()
+        print(calibration_lines(kind, levels), end="")
+        print()
+        print(f"e.g. with: sudoedit {path}")
+        return 1
+    print(f"saved to [calibration.{kind.value}] in {path}")
+    return 0
 
 
 def _write_atomically(target: Path, text: str) -> None:
@@ -216,11 +293,16 @@ def run_calibration(config_path: str | None, *, kind: str | None, dry_run: bool)
         finally:
             await gate.close()
 
+    problem = None if dry_run else cannot_save(path, which)
+    if problem:
+        # Said before the wearer spends minutes on the procedure, not after.
+        print(
+            f"note: the levels cannot be saved: {problem}. They will be printed at the end "
+            f"with the lines to add (or run this as the config's owner, e.g. sudo)."
+        )
     levels = asyncio.run(main())
     print(f"felt = {levels.felt:g}, comfortable = {levels.comfortable:g}")
     if dry_run:
         print("(dry run: the config was not changed)")
         return 0
-    update_calibration(path, which, levels)
-    print(f"saved to [calibration.{which.value}] in {path}")
-    return 0
+    return save_levels(path, which, levels)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import json
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from firmware_host.errors import InvalidInput, PC6Error
+
+# Not `from typing import TYPE_CHECKING`: importing typing is a tenth of pc6 ctl's time.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 REPLY_TIMEOUT_S = 120.0  # `stop` answers once the soft ramp down has finished
 CONNECT_RETRY_S = 2.0
@@ -21,6 +26,8 @@ MAX_REPLY = 1 << 20
 
 def register(sub: Any) -> None:
     """Add ``pc6 ctl`` to the ``pc6`` subcommands: one action per command of the table."""
+    import argparse
+
     from firmware_host.service.commands import COMMANDS
 
     ctl = sub.add_parser("ctl", help="control the running daemon (status, start, stop, …)")
@@ -54,7 +61,7 @@ def request_for(args: argparse.Namespace) -> dict[str, Any]:
     return command.request({a.field: getattr(args, a.field, None) for a in command.args})
 
 
-def socket_path(args: argparse.Namespace) -> Path:
+def socket_path(args: Any) -> Path:
     """``--socket``, else the config's ``control.socket``, else the default.
 
     Only ``control.socket`` is read from the config (with tomllib, not the full validating
@@ -181,7 +188,10 @@ def _read_reply(sock: socket.socket, path: Path, timeout: float) -> bytes:
 
 def main_args(args: argparse.Namespace) -> int:
     """Run ``pc6 ctl``: 0 when the daemon did it, 1 when it refused, 2 on bad input."""
-    request = request_for(args)
+    return _send_and_show(args, request_for(args))
+
+
+def _send_and_show(args: Any, request: dict[str, Any]) -> int:
     reply = call(socket_path(args), request)
     ok = reply.get("ok") is True
     if args.json:
@@ -200,6 +210,8 @@ def describe(reply: dict[str, Any]) -> str:
     """A reply as a person reads it."""
     if reply.get("cmd") == "status":
         return _status_text(reply)
+    if reply.get("cmd") == "report":
+        return str(reply.get("text"))
     shown = {k: v for k, v in reply.items() if k not in ("ok", "cmd", "id")}
     parts = [f"{k} {v}" for k, v in shown.items() if v not in (None, [], "")]
     return f"{reply.get('cmd')}: ok" + (f" ({', '.join(parts)})" if parts else "")
@@ -238,17 +250,21 @@ def _output(value: float | None) -> str:
     return "output hidden (experiment night)" if value is None else f"output {value:.2f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``pc6 ctl …`` (and ``python -m firmware_host.cli.ctl``): never a traceback.
+def run_quick(options: dict[str, Any]) -> int:
+    """``pc6 ctl ACTION`` for a command without arguments, without argparse or the table.
 
-    ``pc6`` comes here directly, without building its whole parser: this is the stop
-    button over SSH, and importing the rest of the CLI would triple its time.
+    ``options`` holds ``socket``, ``config``, ``json`` and ``action`` (see cli/entry.py).
     """
-    parser = argparse.ArgumentParser(prog="pc6")
-    register(parser.add_subparsers(dest="command"))
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(**options)
+    return _guarded(lambda: _send_and_show(args, {"cmd": args.action}))
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    """Our errors as one line and an exit code; never a traceback."""
     try:
-        args = parser.parse_args(["ctl", *(sys.argv[1:] if argv is None else argv)])
-        return int(args.handler(args))
+        return run()
     except InvalidInput as err:
         print(f"pc6: error: {err}", file=sys.stderr)
         return 2
@@ -263,6 +279,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # the last line of defence: one sentence, never a traceback
         print(f"pc6 ctl: unexpected error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``pc6 ctl …`` (and ``python -m firmware_host.cli.ctl``): never a traceback.
+
+    ``pc6`` comes here directly, without building its whole parser: this is the stop
+    button over SSH, and importing the rest of the CLI would triple its time.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="pc6")
+    register(parser.add_subparsers(dest="command"))
+
+    def run() -> int:
+        args = parser.parse_args(["ctl", *(sys.argv[1:] if argv is None else argv)])
+        return int(args.handler(args))
+
+    return _guarded(run)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ EXTENSIONS = (
     "firmware_host.cli.ctl",
     "firmware_host.cli.daemon",
     "firmware_host.cli.service",
+    "firmware_host.web.command",  # the last stage, found by name: cli never imports web
 )
 
 #: Commands of other distributions under ``pc6 sim`` (the simulator's ``pc6 sim band``):

@@ -41,7 +41,15 @@ class Unit:
 
 
 #: The units; an optional one adds a ``--flag`` to ``pc6 service install``.
-UNITS: list[Unit] = [Unit("pc6band.service.in", "pc6band.service")]
+UNITS: list[Unit] = [
+    Unit("pc6band.service.in", "pc6band.service"),
+    Unit(
+        "pc6band-web.service.in",
+        "pc6band-web.service",
+        flag="web",
+        help="also the bedside page (pc6 web, localhost:8606; see docs/web.md)",
+    ),
+]
 
 
 @dataclass

@@ -15,11 +15,14 @@ systemd's ``Restart=`` must not clear a latched trip.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from firmware_host.errors import PC6Error
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 LEVEL_MAX = 2.0  # `pc6 ctl level`: 1 = as written; the gate still clips at the limit
 KEEP_AT_MOST_S = 2 * 86400  # a kept hold or snooze further out than this is stale or corrupt
@@ -177,4 +180,6 @@ class Authority:
 
 def hhmm(when: float, tz: dt.tzinfo) -> str:
     """Local ``HH:MM``."""
-    return dt.datetime.fromtimestamp(when, tz).strftime("%H:%M")
+    import datetime  # here: `pc6 ctl` imports this module and must stay quick
+
+    return datetime.datetime.fromtimestamp(when, tz).strftime("%H:%M")

@@ -7,15 +7,14 @@ argument parser and its request from it, running the same checks before anything
 :func:`command` declaration here; ``docs/architecture.md`` shows one.
 
 This module is imported by ``pc6 ctl`` (the stop button over SSH): keep it cheap, with the
-daemon only named for the type checker.
+daemon only named for the type checker, and no dataclasses (they import ``inspect``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from firmware_host.durations import parse_duration_ms
 from firmware_host.errors import DurationError, InvalidInput
@@ -35,8 +34,7 @@ Check = Callable[[Any, str], Any]
 Handler = Callable[["Daemon", dict[str, Any], str], Any]
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """One argument of a command: a JSON field of the request, and a word of ``pc6 ctl``.
 
     Attributes:
@@ -66,8 +64,7 @@ class Arg:
         return self.label or self.field
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """One control command."""
 
     name: str
@@ -249,3 +246,10 @@ def _reload(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
     error = daemon.reload()
     changes = daemon.profiles.refresh()
     return {"config_error": error, "profiles": [f"{n}: {w}" for n, w in changes]}
+
+
+@command("report", "last night's morning report, from the journal (pc6 web shows its picture)")
+def _report(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
+    from firmware_host.service.last_night import last_night  # not needed by `pc6 ctl`
+
+    return last_night(daemon)

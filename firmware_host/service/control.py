@@ -385,6 +385,13 @@ async def handle_line(daemon: Daemon, line: bytes, peer: Peer) -> dict[str, Any]
     return reply
 
 
+def client_name(raw: Any) -> str:
+    """The ``client`` field: a short printable name, like ``pc6 web: phone (3fa2c1)``."""
+    if not isinstance(raw, str) or not 0 < len(raw) <= 80 or not raw.isprintable():
+        raise BadRequest("client: must be a short printable name, like 'pc6 web: phone'")
+    return raw
+
+
 async def handle(daemon: Daemon, request: dict[str, Any], peer: Peer) -> dict[str, Any]:
     """Run a parsed request through the command table (``service/commands.py``).
 
@@ -396,5 +403,8 @@ async def handle(daemon: Daemon, request: dict[str, Any], peer: Peer) -> dict[st
     command = COMMANDS.get(cmd) if isinstance(cmd, str) else None
     if command is None:
         raise BadRequest(f"cmd: unknown command {cmd!r}; commands: {', '.join(COMMANDS)}")
-    result = command.run(daemon, command.checked(request), f"{peer.name} via pc6 ctl")
+    # `client` names who the peer acts for (pc6 web names the paired device) in the journal.
+    client = client_name(request.get("client", "pc6 ctl"))
+    fields = {k: v for k, v in request.items() if k != "client"}
+    result = command.run(daemon, command.checked(fields), f"{peer.name} via {client}")
     return await result if isinstance(result, Awaitable) else result

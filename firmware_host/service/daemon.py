@@ -27,10 +27,11 @@ from typing import Any
 
 from firmware_host.clock import Clock
 from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
-from firmware_host.errors import PC6Error
+from firmware_host.errors import ConfigError, PC6Error, ProfileError
 from firmware_host.experiment.tonight import start_scheduled
 from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
+from firmware_host.guard.preview import refuse_beyond_ceiling
 from firmware_host.paths import default_journal_path
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.schedule import Occurrence
@@ -221,7 +222,11 @@ class Daemon:
 
     @staticmethod
     def _check_profile(store: ProfileStore, config: Config, name: str, key: str) -> None:
-        check_profile(store, config.kind.value, name, key)
+        loaded = check_profile(store, config.kind.value, name, key)
+        try:  # continuous stimulation beyond the hard ceiling is a mistake, as in pc6 run
+            refuse_beyond_ceiling(loaded.timeline, config.kind)
+        except ProfileError as err:
+            raise ConfigError(f"{key}: {err}") from None
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -560,6 +565,7 @@ class Daemon:
                 paused=engine.paused,
                 output=running.gate.output,
                 level=engine.scale,
+                ceiling=running.gate.max_level,
             )
         now = self.clock.now()
         return Snapshot(

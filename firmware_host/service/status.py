@@ -33,6 +33,7 @@ class SessionView:
     paused: bool
     output: float
     level: float
+    ceiling: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def status(s: Snapshot) -> dict[str, Any]:
             # A blind experiment night: the output would name the arm.
             "output": None if running.profile == BLIND_LABEL else round(running.output, 4),
             "level": running.level,
+            "ceiling": round(running.ceiling, 4),  # the limit the gate clips to
         }
     by, why = authority(s)
     return {

@@ -60,13 +60,13 @@ def test_no_daemon_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 
 def test_ctl_imports_only_its_client(tmp_path: Path) -> None:
-    # The stop button over SSH: `pc6 ctl` must not pay for the rest of the CLI (a budget
-    # of modules, not of milliseconds; bench/ctl_latency.py prints the time).
+    # The stop button over SSH: `pc6 ctl stop` must not pay for the rest of the CLI (a
+    # budget of modules, not of milliseconds; bench/ctl_latency.py prints the time).
     config = tmp_path / "pc6band.toml"
     config.write_text(f'[control]\nsocket = "{tmp_path / "ctl.sock"}"\n')
     code = (
-        "import json, sys; from firmware_host.cli.main import main; "
-        f"rc = main(['ctl', '--config', {str(config)!r}, 'status']); "
+        "import json, sys; from firmware_host.cli.entry import main; "
+        f"sys.argv = ['pc6', 'ctl', '--config', {str(config)!r}, 'stop']; rc = main(); "
         "print(rc, json.dumps(sorted(m for m in sys.modules if m.startswith('firmware_host'))))"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -77,12 +77,30 @@ def test_ctl_imports_only_its_client(tmp_path: Path) -> None:
         "firmware_host",
         "firmware_host.cli",
         "firmware_host.cli.ctl",
-        "firmware_host.cli.main",
-        "firmware_host.durations",  # small: checks `--in` and `snooze` before sending
+        "firmware_host.cli.entry",
         "firmware_host.errors",
         "firmware_host.paths",
-        # The command table the daemon also dispatches from (names, checks, help): small.
-        "firmware_host.service",
-        "firmware_host.service.authority",
-        "firmware_host.service.commands",
     ]
+
+
+def test_the_quick_path_covers_exactly_the_commands_without_arguments() -> None:
+    from firmware_host.cli.entry import NO_ARGUMENT_ACTIONS, quick_ctl_options
+    from firmware_host.service.commands import COMMANDS
+
+    assert {c.name for c in COMMANDS.values() if not c.args} == NO_ARGUMENT_ACTIONS
+    assert quick_ctl_options(["--socket", "/s", "stop"]) == {
+        "socket": "/s", "config": None, "json": False, "action": "stop",
+    }  # fmt: skip
+    assert quick_ctl_options(["status", "--json", "--config=/c"]) == {
+        "socket": None, "config": "/c", "json": True, "action": "status",
+    }  # fmt: skip
+    for argv in (["stop", "now"], ["--help"], ["level", "0.5"], ["--socket"], ["stop", "stop"]):
+        assert quick_ctl_options(argv) is None, argv  # the full parser answers these
+
+
+@pytest.mark.parametrize(
+    "argv", [["ctl", "--socket"], ["ctl", "stop", "now"], ["ctl", "--bogus", "stop"]]
+)
+def test_a_malformed_quick_line_gets_the_full_parser_s_message(argv: list[str]) -> None:
+    run = subprocess.run([PC6, *argv], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "usage: pc6" in run.stderr and "Traceback" not in run.stderr

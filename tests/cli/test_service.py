@@ -8,6 +8,7 @@ dry run, which changes nothing, runs.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,18 @@ def test_rule_matches_only_paired_bands() -> None:
     assert links == ['"pc6band-3485180102030000"', '"pc6band-e6614c311b4a2c2f"']  # no race
     none = render_rule([], "pc6band")
     assert 'SUBSYSTEM=="tty"' not in none and "No band paired yet" in none
+
+
+def test_the_web_unit_only_with_web(tmp_path: Path) -> None:
+    (tmp_path / "sys").mkdir()
+    unit = f"{tmp_path}/sys/etc/systemd/system/pc6band-web.service root:root 0644"
+    plain = _pc6(tmp_path, "service", "install", "--dry-run")
+    assert plain.returncode == 0, plain.stderr
+    assert "pc6band-web.service" not in plain.stdout  # off by default
+    web = _pc6(tmp_path, "service", "install", "--dry-run", "--web")
+    assert web.returncode == 0, web.stderr
+    assert unit in web.stdout
+    text = render_unit(Unit("pc6band-web.service.in", "pc6band-web.service"), Options())
+    assert not re.search(r"@[A-Z]+@", text)  # every placeholder filled
+    assert "--listen 127.0.0.1:8606" in text and "DynamicUser=yes" in text
+    assert "User=pc6band-web" in text and "Group=pc6band\n" in text
