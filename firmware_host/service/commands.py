@@ -253,3 +253,36 @@ def _report(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
     from firmware_host.service.last_night import last_night  # not needed by `pc6 ctl`
 
     return last_night(daemon)
+
+
+#: ``pc6 diary``'s items (experiment/diary.py checks them), as fields of the request.
+DIARY_FIELDS = (
+    "in_bed", "tried", "sol", "awakenings", "waso", "final_wake", "out_of_bed", "quality",
+    "rested", "guess", "naps", "caffeine", "alcohol", "medication", "note",
+)  # fmt: skip
+
+
+def diary_answer(raw: Any, name: str) -> str | None:
+    """One diary answer as text (the diary's own checks come after), or None."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise BadRequest(f"{name}: must be text or a number, got {raw!r}")
+    text = str(raw)
+    if len(text) > 500 or not text.isprintable():
+        raise BadRequest(f"{name}: at most 500 printable characters")
+    return text
+
+
+@command(
+    "diary",
+    "keep this morning's sleep diary (the items of pc6 diary)",
+    *(
+        Arg(f, f"the diary's {f.replace('_', ' ')}", diary_answer, flag="--" + f.replace("_", "-"))
+        for f in DIARY_FIELDS
+    ),
+)
+def _diary(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
+    from firmware_host.service.morning_diary import save_diary
+
+    return save_diary(daemon, args)

@@ -1,8 +1,10 @@
 """The ``report`` control command: last night's morning report and its picture's data.
 
 For clients that cannot read the journal themselves (``pc6 web`` runs as its own user): the
-report text exactly as ``pc6 log --report`` prints it, and each session's delivered level,
-thinned to at most ``POINTS`` points per session so a reply stays small.
+report text exactly as ``pc6 log --night last`` prints it, and each session's delivered level,
+thinned to at most ``POINTS`` points per session so a reply stays small. While an experiment
+is blind, its nights come as ``pc6 log`` shows them: "experiment night", no dose, no trace,
+no interruption marks (each would hint at the arm).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from firmware_host.experiment.blind import open_for_display
 from firmware_host.plan.schedule import night_bounds
 from firmware_host.record.report import INTERRUPTIONS, morning_report, pick_night
 
@@ -22,7 +25,15 @@ POINTS = 240
 def last_night(d: Daemon) -> dict[str, Any]:
     """The latest night with a session: its report text, traces and interruptions."""
     tz = d.config.tz if d.config else dt.UTC
-    journal = d.journal
+    from firmware_host.service.morning_diary import diary_state
+
+    with open_for_display(d.journal.path, read_only=True) as journal:
+        report = _report(journal, tz)
+    return {**report, "diary": diary_state(d)}
+
+
+def _report(journal: Any, tz: dt.tzinfo) -> dict[str, Any]:
+    hidden: set[int] = getattr(journal, "blinded", set())
     night = pick_night(journal, "last", tz)
     if night is None:
         return {"night": None, "text": "no sessions yet", "traces": [], "marks": []}
@@ -42,8 +53,8 @@ def last_night(d: Daemon) -> dict[str, Any]:
         )
     marks = [
         {"at": round(at, 1), "kind": kind}
-        for at, _, kind, _ in journal.events_between(start, end)
-        if kind in INTERRUPTIONS
+        for at, sid, kind, _ in journal.events_between(start, end)
+        if kind in INTERRUPTIONS and sid not in hidden
     ]
     return {
         "night": night.isoformat(),

@@ -235,6 +235,7 @@ async def api_report(request: web.Request) -> web.Response:
             "ok": reply.get("ok", False),
             "night": reply.get("night"),
             "text": reply.get("text"),
+            "diary": reply.get("diary"),
             "error": reply.get("error"),
         },
         status=200 if reply.get("ok") else 503,
@@ -308,6 +309,25 @@ def _snooze(body: dict[str, Any]) -> dict[str, Any]:
     return {"cmd": "snooze", "duration": duration}
 
 
+DIARY = (
+    "in_bed", "tried", "sol", "awakenings", "waso", "final_wake", "out_of_bed", "quality",
+    "rested", "guess", "naps", "caffeine", "alcohol", "medication", "note",
+)  # fmt: skip
+
+
+def _diary(body: dict[str, Any]) -> dict[str, Any]:
+    """The diary form's answers; the daemon checks them as ``pc6 diary`` does."""
+    request: dict[str, Any] = {"cmd": "diary"}
+    for key, value in body.items():
+        if key not in DIARY:
+            raise ValueError(f"{key}: not a diary item")
+        if not isinstance(value, str) or len(value) > 500:
+            raise ValueError(f"{key}: must be text of at most 500 characters")
+        if value.strip():
+            request[key] = value.strip()
+    return request
+
+
 def _reset(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("confirm") is not True:
         raise ValueError("confirm: a reset must be confirmed")
@@ -322,6 +342,7 @@ ACTIONS: dict[str, Any] = {
     "level": _level,
     "snooze": _snooze,
     "reset": _reset,
+    "diary": _diary,
 }
 
 

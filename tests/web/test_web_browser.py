@@ -217,3 +217,48 @@ def test_a_cross_origin_post_is_refused(page: WebDriver, daemon: Daemon, web: We
     assert "does not come from this page" in page.page_source
     assert daemon.ctl("status")["state"] == "running"
     assert web.log().count("refused a POST to /api/stop from origin http://127.0.0.1:") == 2
+
+
+def test_the_morning_diary(page: WebDriver, daemon: Daemon) -> None:
+    from firmware_host.experiment.store import Store
+
+    wait(page, lambda d: d.find_element("id", "diary-card").is_displayed())
+    if not page.find_element("id", "diary").is_displayed():  # in the morning it is open
+        page.find_element("id", "diary-open").click()
+    form = page.find_element("id", "diary")
+    answers = {
+        "in_bed": "22:40",
+        "tried": "22:50",
+        "sol": "20",
+        "awakenings": "1",
+        "waso": "15",
+        "final_wake": "06:30",
+        "out_of_bed": "06:45",
+        "note": "windy",
+    }
+    for name, value in answers.items():
+        field = form.find_element("name", name)
+        if field.get_attribute("type") == "time":
+            # A time field's display (12 or 24 hours, AM/PM) follows the machine's locale,
+            # so typed digits land differently; its value is always HH:MM, as a picker sets it.
+            page.execute_script(
+                "arguments[0].value = arguments[1];"
+                "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                field,
+                value,
+            )
+        else:
+            field.send_keys(value)
+    Select(form.find_element("name", "quality")).select_by_value("4")
+    Select(form.find_element("name", "rested")).select_by_value("3")
+    assert no_horizontal_scroll(page)
+    screenshot(page, "diary")
+    page.find_element("id", "diary-save").click()
+    wait(page, lambda d: "saved" in text_of(d, "diary-done"), "the diary was not saved")
+    assert "min asleep" in text_of(page, "diary-done")
+    with Store(daemon.home / "journal.sqlite") as store:
+        diaries = store.diaries()
+    assert len(diaries) == 1
+    row = next(iter(diaries.values()))
+    assert row["sol_min"] == 20 and row["quality"] == 4 and row["guess"] == "unsure"
+    assert row["note"] == "windy"

@@ -73,11 +73,15 @@ function render(snap) {
     $("profile").textContent = session.profile;
     $("remaining").textContent = minutes(session.remaining_s) + " left" + (session.paused ? " · paused" : "");
     const ceiling = session.ceiling ?? 1;
-    $("output-bar").style.width = Math.min(100, session.output * 100) + "%";
-    $("output-bar").dataset.output = session.output;
+    // A blind experiment night comes without its output: the level would name the arm.
+    const output = session.output ?? 0;
+    $("output-bar").style.width = Math.min(100, output * 100) + "%";
+    $("output-bar").dataset.output = output;
     $("ceiling-mark").style.left = "calc(" + Math.min(100, ceiling * 100) + "% - 3px)";
     show($("ceiling-mark"), true);
-    $("output-text").textContent = "output " + session.output.toFixed(2) + " · limit " + ceiling.toFixed(2);
+    $("output-text").textContent = session.output === null
+      ? "output hidden (blind experiment night) · limit " + ceiling.toFixed(2)
+      : "output " + output.toFixed(2) + " · limit " + ceiling.toFixed(2);
     $("level-value").textContent = Number(session.level).toFixed(1) + "×";
     $("level-value").dataset.level = session.level;
   } else {
@@ -155,8 +159,40 @@ async function loadReport(picture = true) {
     if (r.status === 401) return unpaired();
     const data = await r.json();
     $("report-text").textContent = data.ok ? data.text : data.error;
+    if (data.ok && data.diary) diaryCard(data.diary);
   } catch (e) { /* the next state change tries again */ }
   if (picture) $("report-img").src = "/report.svg?" + Date.now();
+}
+
+// The diary card: first on the page in the morning, otherwise at hand below.
+function diaryCard(d) {
+  const card = $("diary-card");
+  show(card, true);
+  $("diary-night").textContent = d.night;
+  show($("diary-done"), d.done);
+  $("diary-done").textContent = d.done ? "Diary of the night of " + d.night + " saved." : "";
+  const formOpen = !$("diary").hidden;
+  show($("diary-open"), !formOpen);
+  if (d.done) $("diary-open").textContent = "Change last night's diary";
+  if (d.morning && !d.done) {
+    document.querySelector("header").after(card);
+    if (!formOpen) { show($("diary"), true); show($("diary-open"), false); }
+  }
+}
+
+async function saveDiary(event) {
+  event.preventDefault();
+  const answers = {};
+  for (const [k, v] of new FormData($("diary"))) answers[k] = String(v);
+  const reply = await post("diary", answers);
+  if (reply && reply.ok) {
+    show($("diary"), false);
+    say("");
+    $("diary-done").textContent = "Diary of the night of " + reply.night + " saved: "
+      + reply.asleep_min + " min asleep, efficiency " + reply.efficiency + " %.";
+    show($("diary-done"), true);
+    show($("diary-open"), false);
+  }
 }
 
 function level(delta) {
@@ -185,6 +221,8 @@ $("level-up").addEventListener("click", () => level(0.1));
 $("start").addEventListener("click", () => post("start", { profile: $("start-profile").value }));
 $("snooze").addEventListener("click", () => post("snooze", { duration: $("snooze-for").value }));
 $("snooze-off").addEventListener("click", () => post("snooze", { duration: "off" }));
+$("diary-open").addEventListener("click", () => { show($("diary"), true); show($("diary-open"), false); });
+$("diary").addEventListener("submit", saveDiary);
 $("reset").addEventListener("click", () => show($("reset-confirm"), true));
 $("reset-no").addEventListener("click", () => show($("reset-confirm"), false));
 $("reset-yes").addEventListener("click", async () => {
