@@ -41,8 +41,9 @@ def _adv_payload():  # type: () -> bytes
 class BlePeripheral:
     """Advertises the pc6band service and hands every write to the core.
 
-    Bonding keys are kept in RAM only; after a band reset the Pi must bond again
-    (``bluetoothctl pair``), which PAIRING.md describes.
+    Bonding secrets are kept in flash (written atomically through the board), so the
+    bond survives a reset — the band's own watchdog, a brown-out — and the Pi's BlueZ
+    finds the band it bonded with; if they are lost anyway, the host bonds again by itself.
     """
 
     def __init__(self, core, board):  # type: (object, object) -> None
@@ -50,7 +51,7 @@ class BlePeripheral:
         self.board = board
         self.conn = None
         self.encrypted = False
-        self.secrets = {}
+        self.secrets = board.load_bonds()
         self.ble = bluetooth.BLE()
         self.ble.active(True)
         self.ble.config(mtu=_MTU, bond=True, le_secure=True, mitm=False, io=0)
@@ -79,11 +80,22 @@ class BlePeripheral:
         elif event == _IRQ_GATTS_WRITE and data[1] == self.rx_handle:
             self._on_write(data[0])
         elif event == _IRQ_SET_SECRET:
-            self.secrets[(data[0], bytes(data[1]))] = bytes(data[2])
-            return True
+            return self._set_secret(data)
         elif event == _IRQ_GET_SECRET:
             return self._get_secret(data)
         return None
+
+    def _set_secret(self, data):  # type: (tuple) -> bool
+        sec_type, key, value = data
+        if value is None:
+            self.secrets.pop((sec_type, bytes(key)), None)
+        else:
+            self.secrets[(sec_type, bytes(key))] = bytes(value)
+        try:
+            self.board.save_bonds(self.secrets)
+        except OSError:
+            return False  # flash full or failing: the stack keeps the bond for this boot
+        return True
 
     def _get_secret(self, data):  # type: (tuple) -> object
         sec_type, index, key = data

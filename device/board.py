@@ -27,6 +27,7 @@ except ImportError:
     import protocol as p  # type: ignore[no-redef]
 
 KEY_FILE = "pc6_key.bin"
+BONDS_FILE = "pc6_bonds.json"
 CONFIG_FILE = "pc6_config.json"
 VIBRATION_PIN = 3
 SERVO_PIN = 4
@@ -110,9 +111,16 @@ class Board:
         return key if len(key) == p.KEY_LEN else None
 
     def save_key(self, key):  # type: (bytes) -> None
-        """Store the pairing key in flash."""
-        with open(KEY_FILE, "wb") as f:
-            f.write(key)
+        """Store the pairing key in flash (atomically: a reset mid-write keeps the old one)."""
+        write_atomically(KEY_FILE, key)
+
+    def load_bonds(self):  # type: () -> dict
+        """The BLE bonding secrets kept in flash: ``{(type, key): value}``."""
+        return load_bonds(BONDS_FILE)
+
+    def save_bonds(self, secrets):  # type: (dict) -> None
+        """Keep the BLE bonding secrets in flash, so a reset does not lose the bond."""
+        save_bonds(BONDS_FILE, secrets)
 
     def forget_key(self):  # type: () -> None
         """Factory reset of the pairing."""
@@ -143,3 +151,27 @@ class Board:
     def idle(self):  # type: () -> None
         """Nothing to do until the next event."""
         machine.idle()
+
+
+def write_atomically(path, data):  # type: (str, bytes) -> None
+    """Write ``data`` to ``path`` so that a reset leaves either the old or the new file."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)  # atomic on littlefs and FAT for one file
+
+
+def load_bonds(path):  # type: (str) -> dict
+    """Bonding secrets from a JSON file of ``[type, key_hex, value_hex]`` rows."""
+    try:
+        with open(path) as f:
+            rows = json.load(f)
+        return {(int(t), bytes.fromhex(k)): bytes.fromhex(v) for t, k, v in rows}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def save_bonds(path, secrets):  # type: (str, dict) -> None
+    """Write bonding secrets as :func:`load_bonds` reads them, atomically."""
+    rows = [[t, k.hex(), v.hex()] for (t, k), v in secrets.items()]
+    write_atomically(path, json.dumps(rows).encode())

@@ -79,7 +79,7 @@ class SimBoard:
         """Keep the new pairing key (and write it to the key file if one was given)."""
         self._key = key
         if self._key_file is not None:
-            self._key_file.write_text(key.hex() + "\n")
+            _write_atomically(self._key_file, key.hex() + "\n")
 
     def battery_mv(self) -> int:
         """A healthy simulated battery."""
@@ -88,6 +88,32 @@ class SimBoard:
     def temp_c10(self) -> int:
         """No temperature sensor."""
         return p.TEMP_UNKNOWN
+
+
+def _band_id(rng: random.Random, key_file: Path | None) -> bytes:
+    """A band's id, kept beside its key file: a real band's chip id never changes, so
+    the host finds the same key for it at every start of the simulator."""
+    drawn = bytes(rng.getrandbits(8) for _ in range(8))
+    if key_file is None:
+        return drawn
+    path = key_file.with_name(key_file.name + ".id")
+    try:
+        kept = bytes.fromhex(path.read_text().strip())
+        if len(kept) == len(drawn):
+            return kept
+    except (OSError, ValueError):
+        pass
+    _write_atomically(path, drawn.hex() + "\n")
+    return drawn
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def _plant(kind: str) -> Any:
@@ -134,7 +160,7 @@ class VirtualBand:
         self.rate = 1.0 + drift_ppm * 1e-6  # band ms per host ms
         self._rng = random.Random(seed)
         self.board = SimBoard(
-            band_id=bytes(self._rng.getrandbits(8) for _ in range(8)),
+            band_id=_band_id(self._rng, key_file),
             key=key,
             key_file=key_file,
             rng=self._rng,

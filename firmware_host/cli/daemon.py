@@ -48,6 +48,12 @@ def register_sim(simsub: Any) -> None:
         "--date", metavar="YYYY-MM-DD", help="the night's evening (default: tonight)"
     )
     night.add_argument("--plot", metavar="OUT.png", help="draw the simulated night")
+    night.add_argument(
+        "--link-latency",
+        choices=("none", "usb", "ble", "ble-fast"),
+        default="none",
+        help="a band backend's link timing in the twin (ble: 30–130 ms per message)",
+    )
     night.set_defaults(handler=_cmd_sim_night)
 
 
@@ -135,7 +141,9 @@ def _cmd_sim_night(args: argparse.Namespace) -> int:
             night = dt.date.fromisoformat(args.date)
         except ValueError:
             raise InvalidInput(f"--date: must be like 2026-03-29, got {args.date!r}") from None
-    result = simulate_night(Path(args.config), night, plot=args.plot)
+    result = simulate_night(
+        Path(args.config), night, plot=args.plot, link_latency=args.link_latency
+    )
     print_night(result, Path(args.config), sys.stdout)
     return result.exit_code
 

@@ -229,16 +229,16 @@ def _write_csv(target: str, rows: list[list[Any]]) -> None:
 
 
 def _cmd_unblind(args: argparse.Namespace) -> int:
-    import datetime as dt
     import time
 
+    from firmware_host.experiment.plan import last_night
     from firmware_host.experiment.unblind import WORD, verify
     from firmware_host.plan.schedule import night_of
 
     config, store = _context(args)
     with store:
         exp = _find(store, args.name)
-        last = dt.date.fromisoformat(exp.start) + dt.timedelta(days=exp.run_in + exp.nights - 1)
+        last = last_night(exp)
         if exp.state == "planned" and night_of(time.time(), config.tz) <= last:
             raise InvalidInput(
                 f"{exp.name} runs until the night of {last}; stop it first"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from firmware_host.experiment import diary as diary_mod
@@ -54,6 +54,8 @@ class Analysis:
     chance_meaningful: float | None
     run_in_sd: float | None
     better: str = "lower"
+    as_delivered: Batch | None = None  # blocks whose every session ran to its end
+    delivered_blocks: int = 0
 
     @property
     def primary(self) -> bool:
@@ -168,6 +170,9 @@ def analyse(
         hy, ha = blocks_of(nights, exp.block, key)
         harms[key] = analyse_batch(hy, ha, seed=seed) if enough(hy.shape[1], exp.block) else None
     allocated = [n for n in nights if n.letter != RUN_IN]
+    kept = [n if n.delivered in ("completed", "-") else replace(n, value=None) for n in nights]
+    dy, da = blocks_of(kept, exp.block)
+    as_delivered = analyse_batch(dy, da, seed=seed) if enough(dy.shape[1], exp.block) else None
     run_in = [n.value for n in nights if n.letter == RUN_IN and n.value is not None]
     meaningful = exp.meaningful if primary else None  # the threshold was for the primary
     width = width if width is not None else meaningful
@@ -197,6 +202,8 @@ def analyse(
         chance_meaningful=chance,
         run_in_sd=float(np.std(run_in, ddof=1)) if len(run_in) > 2 else None,
         better=better,
+        as_delivered=as_delivered,
+        delivered_blocks=dy.shape[1],
     )
 
 
@@ -290,6 +297,18 @@ def describe(r: Analysis) -> str:
         f"95 % interval (paired t, beside it):          {_f(float(b.t_low[0]))}"
         f" to {_f(float(b.t_high[0]))}",
     ]
+    d = r.as_delivered
+    if r.delivered < r.allocated:
+        if d is None:
+            text = "too few to analyse"
+        else:
+            text = (
+                f"difference {_f(float(d.estimate[0]))},"
+                f" interval {_f(float(d.low[0]))} to {_f(float(d.high[0]))}"
+            )
+        lines.append(
+            f"As delivered ({r.delivered_blocks} blocks where every session ran to its end): {text}"
+        )
     if r.chance_meaningful is not None:
         lines.append(
             f"Chance the benefit is at least {e.meaningful:g} (sceptical prior):"

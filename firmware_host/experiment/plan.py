@@ -100,7 +100,11 @@ def plan(
     _check_request(request, today)
     if store.experiment(request.name) is not None:
         raise InvalidInput(f"experiment {request.name!r} already exists; choose another name")
-    running = [e.name for e in store.experiments() if e.state == "planned"]
+    running = [
+        e.name
+        for e in store.experiments()
+        if e.state == "planned" and last_night(e) >= request.start  # nights would overlap
+    ]
     if running:
         raise InvalidInput(
             f"experiment {running[0]!r} is still running; `pc6 experiment stop {running[0]}`"
@@ -159,6 +163,11 @@ def plan(
     schedule = design.schedule(seed)
     store.add_experiment(experiment, schedule)
     return Planned(experiment, schedule, notes)
+
+
+def last_night(exp: Experiment) -> dt.date:
+    """The last night of an experiment's schedule."""
+    return dt.date.fromisoformat(exp.start) + dt.timedelta(days=exp.run_in + exp.nights - 1)
 
 
 def design_of(exp: Experiment) -> Design:

@@ -23,8 +23,11 @@ def status_text(store: Store, exp: Experiment, tz: dt.tzinfo, now: float) -> str
     ]
     allocated = [n for n, x in past if x != RUN_IN]
     missing = [n for n in allocated if n not in diaries]
+    state = exp.state
+    if state == "planned":
+        state = "finished: every night is past" if len(past) == len(nights) else "running"
     lines = [
-        f"{exp.name}: {exp.state}{' (blind)' if exp.blinded else ''}; nights {nights[0][0]}"
+        f"{exp.name}: {state}{' (blind)' if exp.blinded else ''}; nights {nights[0][0]}"
         f" to {nights[-1][0]}",
         f"  past nights: {len(past)} of {len(nights)} ({sum(x == RUN_IN for _, x in past)} run-in)",
         f"  diaries: {sum(n in diaries for n, _ in past)} of {len(past)} past nights;"

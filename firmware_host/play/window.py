@@ -194,7 +194,7 @@ class WindowStream:
         self._buffer: list[tuple[float, float]] = []
         self._generation = -1
         self._task: asyncio.Task[None] | None = None
-        self._busy_until = -math.inf
+        self._sent_at = -math.inf
         self._next = -math.inf
         self._dropped = False
 
@@ -229,19 +229,19 @@ class WindowStream:
         horizon = now + lease * LOOKAHEAD_FRACTION
         await self._dry_run(horizon)
         points = self._take(now, horizon)
+        send = None
+        if points:
+            try:
+                send = link.queue_window(points, lease_s=lease, generation=self._generation)
+            except ValueError as err:
+                logger.warning("band window not queued: %s", err)
+                self._dry = None
         self._next = self._schedule(now, lease)
-        if not points:
-            return
-        try:
-            send = link.queue_window(points, lease_s=lease, generation=self._generation)
-        except ValueError as err:
-            logger.warning("band window not queued: %s", err)
-            self._dry = None
-            return
-        if send is None:
-            return
-        self.windows += 1
-        self._task = asyncio.get_running_loop().create_task(self._send(send), name="band window")
+        if send is not None:
+            self.windows += 1
+            self._task = asyncio.get_running_loop().create_task(
+                self._send(send), name="band window"
+            )
 
     def drop(self) -> None:
         """A control call cut in: forget the stream; :meth:`settle` clears the band's queue."""
@@ -323,40 +323,44 @@ class WindowStream:
                 return  # no progress: the real gate would not act either
 
     def _take(self, now: float, horizon: float) -> list[tuple[float, float]]:
-        """The next window's points: what the dry gate produced, up to the horizon."""
+        """The next window's points (what the dry gate produced, up to the horizon), or
+        none while the band's queue is well stocked and its lease fresh."""
         rec = self._rec
         assert rec is not None
         self._buffer.extend(rec.points)
         rec.points.clear()
-        link_plan = self.link.window
-        fresh = link_plan is None
-        room = PLAY_STEPS
-        if not fresh:
-            assert link_plan is not None
+        plan = self.link.window
+        room = PLAY_STEPS + 1  # the first point of a fresh stream is where the output is
+        tail = now
+        if plan is not None:
             from pc6_device import protocol as p
 
-            room = min(room, p.QUEUE_MAX - QUEUE_MARGIN - link_plan.queued(now))
-            tail = link_plan.tail
-        else:
-            room += 1  # the first point of a fresh stream is where the output is
-            tail = now
+            room = min(PLAY_STEPS, p.QUEUE_MAX - QUEUE_MARGIN - plan.queued(now))
+            tail = plan.tail
+            stocked = tail - now >= LEAD_S and room < PLAY_STEPS
+            if stocked and now - self._sent_at < self._every():
+                return []  # wait until a whole PLAY's worth of room is free
         buf = self._buffer
-        # Past the horizon the trajectory is still unknown; hold (or ramp) up to it.
-        if (not buf or buf[-1][0] < horizon - EPSILON_S) and horizon > tail + 1e-3:
-            buf.append((horizon, rec.at(horizon)))
         count = 0
         while count < len(buf) and count < room and buf[count][0] <= horizon + EPSILON_S:
             count += 1
-        if count == 0:
-            return []
         points, self._buffer = buf[:count], buf[count:]
+        last = points[-1][0] if points else tail
+        more = bool(self._buffer) and self._buffer[0][0] <= horizon + EPSILON_S
+        if count < room and horizon > max(tail, last) + 1e-3 and not more:
+            # Past the horizon the trajectory is still unknown: hold (or ramp) up to it.
+            points.append((horizon, rec.at(horizon)))
+        if points:
+            self._sent_at = now
         return points
+
+    def _every(self) -> float:
+        return min(self.gate.lease_s * REFRESH_FRACTION, REFRESH_MAX_S)
 
     def _schedule(self, now: float, lease: float) -> float:
         plan = self.link.window
         tail = plan.tail if plan is not None else now
-        every = min(lease * REFRESH_FRACTION, REFRESH_MAX_S)
-        due = min(now + every, tail - LEAD_S)
+        due = min(self._sent_at + self._every(), tail - LEAD_S)
         if self._buffer and self._buffer[0][0] <= now + lease * LOOKAHEAD_FRACTION:
             due = min(due, now + BUSY_RETRY_S)  # the queue was full: more as it plays
         return max(due, now + BUSY_RETRY_S)

@@ -39,6 +39,7 @@ class NightResult:
     sessions: int
     tripped: list[str]
     limits: list[str]
+    twin: str = "the simulator"
 
     @property
     def exit_code(self) -> int:
@@ -46,16 +47,42 @@ class NightResult:
         return 1 if self.tripped or self.limits else 0
 
 
-def twin_factory(config: Config) -> Any:
+BAND_BACKENDS = ("serial", "ble")
+
+
+def twin_name(config: Config, link_latency: str = "none") -> str:
+    """Which twin stands in for the configured backend, in words."""
+    if config.backend in BAND_BACKENDS:
+        return str(_band_twin().describe(config.backend, link_latency))
+    if config.backend == "gpio":
+        return "the gpio backend on simulated pins and wrist"
+    return "the simulator"
+
+
+def _band_twin() -> Any:
+    """The simulator's band twin (entry point ``band`` in ``pc6band.twins``)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="pc6band.twins"):
+        if ep.name == "band":
+            return ep.load()
+    raise BackendUnavailable("no band twin installed (the simulator, pc6_sim, provides it)")
+
+
+def twin_factory(config: Config, link_latency: str = "none") -> Any:
     """Makes the simulated twin of the configured backend (the daemon's session assembly
     applies the wearer's calibration and limits on top, as on the real night).
 
     The gpio backend runs on mock pins with its simulated wrist; a band (serial or BLE) is
-    stood in for by the simulator, whose leases and ceilings match the band's.
+    stood in for by its twin (``band-twin``: the real host link, codec and band firmware
+    core over an in-memory link, with the ``link_latency`` model).
     """
 
     def make(cfg: Config, kind: ActuatorKind) -> Actuator:
         inner: Actuator | None = None
+        if cfg.backend in BAND_BACKENDS:
+            twin = _band_twin()
+            inner = twin.create(kind=kind.value, link=cfg.backend, latency=link_latency)
         if cfg.backend == "gpio":
             try:
                 inner = create_backend(
@@ -71,7 +98,11 @@ def twin_factory(config: Config) -> Any:
 
 
 def simulate_night(
-    config_path: Path, night: dt.date | None = None, *, plot: str | None = None
+    config_path: Path,
+    night: dt.date | None = None,
+    *,
+    plot: str | None = None,
+    link_latency: str = "none",
 ) -> NightResult:
     """Run the night of ``night`` (default: the current one) and return the report.
 
@@ -99,7 +130,7 @@ def simulate_night(
             check_every_s=max(config.check_every_s, 3600.0),
         )
         with Journal(journal_path) as journal:
-            _run(sim_config, journal, start, end, twin_factory(config))
+            _run(sim_config, journal, start, end, twin_factory(config, link_latency))
             report = morning_report(journal, night, tz)
             events = journal.events_between(start, end + 86400)
             sessions = journal.sessions_between(start, end)
@@ -110,7 +141,7 @@ def simulate_night(
     tripped = [d for _, _, k, d in events if k == "trip"]
     tripped += [f"{s.profile}: {s.detail}" for s in sessions if s.reason == "tripped"]
     limits = [d for _, _, k, d in events if k == "limit"]
-    return NightResult(report, len(sessions), tripped, limits)
+    return NightResult(report, len(sessions), tripped, limits, twin_name(config, link_latency))
 
 
 def _run(config: Config, journal: Journal, start: float, end: float, factory: Any) -> None:
@@ -146,6 +177,7 @@ def _run(config: Config, journal: Journal, start: float, end: float, factory: An
 def print_night(result: NightResult, config_path: Path, out: IO[str]) -> None:
     """The morning report, with the verdict."""
     print(f"SIMULATED — a virtual night of {config_path}; nothing physical moved", file=out)
+    print(f"twin: {result.twin}", file=out)
     print(result.report, file=out)
     if result.tripped:
         print(f"SAFETY TRIP: {'; '.join(result.tripped)}", file=out)

@@ -131,3 +131,33 @@ async def test_scan_lists_bands(
     )
     await band_cli._scan(argparse.Namespace(timeout=0.3))
     assert peripheral.address in capsys.readouterr().out
+
+
+@pytest.mark.realtime
+def test_sim_band_keeps_its_id_across_restarts_so_a_pairing_carries_over(
+    tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It drew a new id at every start, so the host looked for a key that was not there.
+    key_file = tmp_path / "band.key"
+    proc, path = sim_band("--serial", "--key-file", str(key_file))
+    try:
+        assert band_cli.band_main(["pair", "--port", path]) == 0
+    finally:
+        stop(proc)
+    capsys.readouterr()
+    proc, path = sim_band("--serial", "--key-file", str(key_file))
+    try:
+        assert band_cli.band_main(["info", "--port", path]) == 0
+        assert "paired:         yes" in capsys.readouterr().out
+        import asyncio
+
+        from firmware_host.drive.band.serial import SerialLink
+
+        async def drive() -> None:  # the stored key (found by band id) moves it
+            async with SerialLink(path) as link:
+                await link.set_level(0.5, lease_s=1.0)
+
+        asyncio.run(drive())
+    finally:
+        stop(proc)
+    assert len(list((config_dir / "bands").glob("*.key"))) == 1

@@ -218,3 +218,18 @@ def test_bad_input_exits_2_with_a_message(
         Journal(tmp_path / "state" / "journal.sqlite").close()
     assert main(argv) == 2
     assert "pc6: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("latency", ["none", "ble"])
+def test_sim_night_with_a_band_backend_plays_through_the_band_core(
+    home: Path, latency: str
+) -> None:
+    # It used to play the plain simulator and say nothing about it.
+    path = write_config(home, '[backend]\nname = "ble"\naddress = "AA:BB:CC:DD:EE:FF"\n' + NIGHT)
+    code, out, err = pc6(
+        "sim", "night", "--config", str(path), "--date", "2026-03-28", "--link-latency", latency
+    )
+    assert code == 0, out + err
+    assert "twin: the ble band's twin: host link, codec and band firmware core" in out
+    assert f"in-memory link ({latency}" in out
+    assert "sessions: 5" in out and out.count("completed") == 5 and "ok: no trip" in out

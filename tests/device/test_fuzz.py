@@ -190,3 +190,38 @@ async def test_micropython_firmware_never_actuates_on_hostile_frames(tmp_path: P
         assert status.corrupt > 0
     finally:
         band.close()
+
+
+def test_core_never_changes_a_playing_window_on_hostile_messages() -> None:
+    # A legit PLAY window is playing; hostile messages (replays of it included) must leave
+    # the output exactly where a band that heard only the window puts it.
+    core, board, legit = fresh_core()
+    reference, ref_board, _ = fresh_core()
+    window = [(0, 20000), (400, 20000), (300, 50000), (0, 10000), (500, 10000)] * 6
+    for target in (core, reference):
+        steps = window[:8]
+        counter = target.last_counter + 1
+        target.handle(p.encode_play(KEY, target.nonce, counter, 5000, steps), 100, "usb")
+    legit.append(p.encode_play(KEY, core.nonce, core.last_counter, 5000, window[:8]))
+    seen = [0]
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.lists(hostile(core.nonce, legit), min_size=30, max_size=40))
+    def run(batch: list[bytes]) -> None:
+        for message in batch:
+            now = 100 + seen[0] // 3  # time moves on, inside the window and its lease
+            seen[0] += 1
+            core.handle(message, now, "ble")
+            core.tick(now)
+            reference.tick(now)
+            assert board.level == ref_board.level
+
+    run()
+    assert seen[0] >= MIN_MESSAGES
+    assert core.rejected + core.replays + core.malformed > MIN_MESSAGES // 2

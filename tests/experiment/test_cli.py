@@ -222,6 +222,7 @@ def test_analyze_with_twelve_pairs_gives_test_interval_and_words(home: Path) -> 
     assert "In words: on these nights the outcome was better on active nights" in out
     assert "it works" not in out.lower()
     assert "as delivered 0/24" in out  # no daemon ran these nights
+    assert "As delivered (0 blocks where every session ran to its end): too few" in out
     assert csv.read_text().splitlines()[0] == "night,arm,block,sol,delivered,guess"
     assert png.stat().st_size > 10_000
 
@@ -278,3 +279,14 @@ def test_analyze_can_use_an_imported_tracker_as_the_outcome(home: Path) -> None:
     assert "from csv (the device's estimate) — a secondary outcome; sol was declared" in proc.stdout
     assert "In words: on these nights the outcome was better on active nights" in proc.stdout
     assert "mean within-block: +20.0" in proc.stdout
+
+
+def test_a_new_plan_may_follow_a_finished_one_but_not_overlap_a_running_one(home: Path) -> None:
+    config, _ = experiment_home(home)  # 2026-03-02 … 2026-03-07, long past
+    status = pc6("experiment", "status", "e1", "--config", str(config)).stdout
+    assert "finished: every night is past" in status
+    args = ["experiment", "plan", "e2", "--config", str(config), "--active", "short"]
+    args += ["--control", "off", "--nights", "4", "--outcome", "sol", "--better", "lower"]
+    assert pc6(*args).returncode == 0
+    again = pc6(*[a if a != "e2" else "e3" for a in args])
+    assert again.returncode == 2 and "experiment 'e2' is still running" in again.stderr

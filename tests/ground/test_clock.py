@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
+import pytest
 from core_testlib import run_virtual
 
-from firmware_host.clock import LoopClock, RealClock
+from firmware_host.clock import LoopClock, RealClock, ThreadClock
+
+REAL_CLOCKS = pytest.mark.parametrize("make", [RealClock, ThreadClock], ids=["timerfd", "thread"])
 
 
 def test_real_clock_never_wakes_early_and_keeps_order() -> None:
@@ -32,9 +36,10 @@ def test_real_clock_never_wakes_early_and_keeps_order() -> None:
     assert [i for i, _, _ in woke] == [3, 1, 4, 2, 0]
 
 
-def test_cancelled_timer_never_fires() -> None:
+@REAL_CLOCKS
+def test_cancelled_timer_never_fires(make: type[RealClock]) -> None:
     async def scenario() -> list[str]:
-        clock = RealClock()
+        clock = make()
         fired: list[str] = []
         now = clock.now()
         handle = clock.call_at(now + 0.01, lambda: fired.append("cancelled one"))
@@ -56,3 +61,16 @@ def test_virtual_clock_jumps_and_anchors_wall_time() -> None:
 
     elapsed, wall = run_virtual(scenario)
     assert elapsed == 8 * 3600 and wall == 8 * 3600
+
+
+def test_real_clock_needs_no_thread_and_survives_a_new_event_loop() -> None:
+    clock = RealClock()
+
+    async def nap() -> int:
+        await clock.sleep_until(clock.now() + 0.005)
+        return threading.active_count()
+
+    before = threading.active_count()
+    assert asyncio.run(nap()) == before  # a timerfd in the loop, no timer thread
+    assert asyncio.run(nap()) == before  # the next loop gets its own timerfd
+    clock.close()

@@ -230,3 +230,16 @@ def test_a_frozen_link_whose_band_cut_at_its_lease_holds_then_resumes(
     for (t0, v0), (t1, v1) in zip(rows, rows[1:], strict=False):
         if t0 > 11.0 and v1 > v0:
             assert v1 - v0 <= (t1 - t0) * 0.6 + 0.01  # back up with a ramp, never a step
+
+
+@pytest.mark.parametrize("ppm", [50.0, -50.0])
+def test_band_crystal_drift_is_measured_and_corrected(ppm: float) -> None:
+    # ±50 ppm is 180 ms an hour; the host measures the band's rate from its ACKs and
+    # places every window from the stream's anchor with it. (bench/band_drift.py: 8 h.)
+    _, band, link = run_virtual(play(pulses("1s", "4s", 720), drift_ppm=ppm))
+    rises, _ = rises_and_falls(band)
+    true_time = [t / band.rate for t in rises]
+    error_ms = [abs(t - true_time[0] - 5.0 * i) * 1000 for i, t in enumerate(true_time)]
+    assert len(rises) == 720
+    assert link.clock_sync.ppm() == pytest.approx(ppm, abs=2.0)
+    assert max(error_ms[-60:]) <= 10.0  # the last five minutes of the hour

@@ -12,6 +12,7 @@ import re
 import time
 from typing import Any
 
+from http_testlib import call, csrf_for, daemon_view, pair, post_json
 from web_testlib import Daemon, Web
 
 PAGES = [
@@ -32,73 +33,6 @@ ACTIONS = {
     "snooze": {"duration": "1h"},
     "reset": {"confirm": True},
 }
-
-
-def call(
-    web: Web,
-    method: str,
-    path: str,
-    *,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    conn: http.client.HTTPConnection | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    own = conn is None
-    conn = conn or http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        if own:
-            conn.close()
-
-
-def post_json(web: Web, path: str, data: Any, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    return call(
-        web,
-        "POST",
-        path,
-        body=json.dumps(data).encode(),
-        headers={"Content-Type": "application/json", "Origin": web.url, **headers},
-    )
-
-
-def pair(web: Web, code: str, name: str = "script") -> tuple[int, str | None]:
-    """POST the pairing form; returns the status and the token cookie, if any."""
-    status, headers, _ = call(
-        web,
-        "POST",
-        "/pair",
-        body=f"code={code}&name={name}".encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": web.url},
-    )
-    cookie = headers.get("Set-Cookie")
-    match = re.match(r"pc6web=([^;]+)", cookie or "")
-    return status, match.group(1) if match else None
-
-
-def csrf_for(web: Web, token: str) -> str:
-    status, _, body = call(web, "GET", "/", headers={"Cookie": f"pc6web={token}"})
-    assert status == 200
-    match = re.search(rb'name="csrf-token" content="([0-9a-f]+)"', body)
-    assert match
-    return match.group(1).decode()
-
-
-def daemon_view(daemon: Daemon) -> dict[str, Any]:
-    """What a person would notice changed: state, session, level, snooze, trip."""
-    s = daemon.ctl("status")
-    session = s["session"]
-    return {
-        "state": s["state"],
-        "profile": session and session["profile"],
-        "level": session and session["level"],
-        "paused": session and session["paused"],
-        "snoozed": s["snoozed_until"],
-        "trip": s["trip"],
-        "pending": s["pending"],
-    }
 
 
 def test_nothing_without_a_token(daemon: Daemon, web: Web) -> None:
@@ -250,3 +184,34 @@ def test_a_thousand_bad_requests_leave_the_daemon_alone(daemon: Daemon, web: Web
     events = daemon.ctl("status")
     assert events["state"] == "running"
     print(f"1000 bad requests in {elapsed:.1f} s: {seen}")
+
+
+def test_the_daemon_names_the_device_and_reports_over_the_socket(daemon: Daemon) -> None:
+    import socket
+    import subprocess
+
+    from web_testlib import PC6
+
+    def send(request: dict[str, Any]) -> dict[str, Any]:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(30)
+            sock.connect(str(daemon.socket))
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                data += sock.recv(65536)
+        return dict(json.loads(data))
+
+    bad = send({"cmd": "stop", "client": "x\x1b[2J"})
+    assert not bad["ok"] and bad["error"].startswith("client:")
+    assert send({"cmd": "start", "profile": "sleep-onset", "client": "pc6 web: test (ab12)"})["ok"]
+    assert "via pc6 web: test (ab12)" in daemon.ctl("status")["control"]["why"]
+    assert send({"cmd": "stop"})["ok"]
+    out = subprocess.run(
+        [PC6, "ctl", "--socket", str(daemon.socket), "report"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Night of") and "sleep-onset" in out.stdout

@@ -3,10 +3,10 @@
 One pc6band message per GATT write (RX, write with response) or notification (TX). The
 session, leases, pings and reconnects are shared with serial in :mod:`.band_link`.
 
-Security: bleak has no pairing agent on BlueZ, so the band is bonded once by hand
-(``bluetoothctl``, see ``device/PAIRING.md``). Before anything moves, :func:`bluez_security_check`
-asks BlueZ whether the band is paired and bonded, and the link refuses to actuate otherwise;
-the band's RX characteristic also requires encryption. A test backend passes its own check.
+Security: before anything moves, :func:`bluez_security_check` bonds with the band through
+bleak's public ``pair()`` (a no-op for a band that is bonded already; a re-bond for one that
+lost its bond), and the link refuses to actuate if that fails; the band's RX characteristic
+also requires encryption. A test backend may pass its own check.
 """
 
 from __future__ import annotations
@@ -42,23 +42,20 @@ BOND_HINT = (
 
 
 async def bluez_security_check(client: BleakClient) -> str | None:
-    """On BlueZ: None if the band is paired and bonded, else why not."""
-    backend = getattr(client, "_backend", None)
-    path = getattr(backend, "_device_path", None)
-    if path is None:
-        return "cannot tell whether the link is bonded on this platform (BlueZ only)"
-    try:
-        from bleak.backends.bluezdbus import defs
-        from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+    """None once the link is paired and bonded, else why it is not.
 
-        manager = await get_global_bluez_manager()
-        props = manager._properties[path][defs.DEVICE_INTERFACE]
-    except Exception as err:  # private BlueZ state: any failure means "cannot vouch"
-        return f"cannot read the bonding state from BlueZ: {err}"
-    if not props.get("Paired"):
-        return "the band is not paired with this host"
-    if not props.get("Bonded", props.get("Paired")):
-        return "the band is paired but not bonded"
+    Uses bleak's public :meth:`BleakClient.pair`: on BlueZ it returns at once for a band
+    that is bonded already, and bonds (re-bonds, after the band lost its bond in a reset)
+    one that is not; the band accepts no write before the link is encrypted. Re-bonding
+    on its own is safe here: the address is the one configured, pairing moves nothing, and
+    every actuating message still needs the band's HMAC key.
+    """
+    try:
+        await client.pair()
+    except NotImplementedError:
+        return "this platform cannot pair from the host (bond the band by hand)"
+    except (BleakError, OSError, TimeoutError) as err:
+        return f"could not bond with the band: {err}"
     return None
 
 

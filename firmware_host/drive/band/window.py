@@ -27,6 +27,8 @@ LEVEL_TOLERANCE = 656  # 1 % of full scale
 STEP_LATE_S = (0.0, 0.02, 0.05)
 #: Times this close are the same moment (float clocks round; virtual ones count µs).
 SAME_TIME_S = 1e-5
+#: How late a band's timer may start a queued ramp.
+BAND_TICK_SLACK_S = 0.05
 #: Host points older than this are forgotten (the band has long played them).
 KEEP_PAST_S = 2.0
 
@@ -101,8 +103,10 @@ class BandPlan:
 
     def queued(self, now: float) -> int:
         """At most how many ramps the band still has queued at host time ``now``."""
-        # The band runs at most rtt0 behind the host; count every step not begun by then.
-        return len(self.starts) - bisect.bisect_right(self.starts, now - self.rtt0 - 0.001)
+        # The band runs at most rtt0 behind the host (plus its own timer's lateness):
+        # count every step not certainly begun by then.
+        begun = now - self.rtt0 - BAND_TICK_SLACK_S
+        return len(self.starts) - bisect.bisect_right(self.starts, begun)
 
     def forget_before(self, now: float) -> None:
         """Drop what the band has certainly played, so a night's plan stays small."""

@@ -34,15 +34,23 @@ Span = tuple[float, float]
 def read(path: Path, tz: dt.tzinfo) -> Iterator[TrackerNight]:
     """Each night's sleep, from records grouped by night and source."""
     groups: dict[tuple[str, str], dict[str, list[Span]]] = defaultdict(lambda: defaultdict(list))
-    count = 0
+    count = depth = 0
+    root: ET.Element | None = None
     try:
-        for _, elem in ET.iterparse(path, events=("end",)):
-            if elem.tag == "Record":
-                if elem.get("type") == SLEEP:
-                    count += 1
-                    kind, span, source = _record(path, count, elem)
-                    groups[(night_of(span[0], tz).isoformat(), source)][kind].append(span)
-                elem.clear()  # keep memory flat: the export holds millions of records
+        for event, elem in ET.iterparse(path, events=("start", "end")):
+            if event == "start":
+                root = elem if root is None else root
+                depth += 1
+                continue
+            depth -= 1
+            if elem.tag == "Record" and elem.get("type") == SLEEP:
+                count += 1
+                kind, span, source = _record(path, count, elem)
+                groups[(night_of(span[0], tz).isoformat(), source)][kind].append(span)
+            if depth == 1 and root is not None:
+                # Keep memory flat: drop each finished top-level element (the export holds
+                # millions of records; cleared but still attached, they would pile up).
+                root.clear()
     except ET.ParseError as err:
         line, column = err.position
         raise ImportFileError(

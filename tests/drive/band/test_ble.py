@@ -102,3 +102,16 @@ async def test_disconnect_band_off_within_lease_host_reports_and_reconnects() ->
         assert band.level() == 0.0
         await link.set_level(0.9, lease_s=0.5)
         assert band.level() < 0.1  # resumes with the link's minimum ramp
+
+
+async def test_the_host_bonds_again_by_itself_when_the_band_lost_its_bond() -> None:
+    # The central here does not pair on connect, as after a band reset lost the bond.
+    # The default check bonds through bleak's public pair(); it used to read BlueZ's
+    # private state, refuse, and leave the night without stimulation.
+    world, peripheral = await world_with_band(encrypt=False, seed=21)
+    link = BleLink(peripheral.address, key=KEY, backend=world.client_backend, connect_timeout_s=5.0)
+    async with link:
+        await link.set_level(0.5, lease_s=2.0)
+        status = await link.status()
+    assert status.level == pytest.approx(0.5, abs=1e-4)
+    assert status.rejected == 0

@@ -148,3 +148,72 @@ def test_a_hung_transport_write_cannot_hang_off_or_close() -> None:
     t_off, t_close = run_virtual(scenario())
     assert t_off <= 1.0 + 1e-3
     assert t_close <= 2.0 + 1e-3
+
+
+def test_play_and_keep_refuse_nan_and_infinity_before_sending() -> None:
+    async def scenario() -> dict[str, int]:
+        band = VirtualBand("vibration", key=KEY, seed=15, plant=None)
+        async with MemoryLink(band, key=KEY) as link:
+            with pytest.raises(ValueError, match="number"):
+                await link.play([(0.1, float("nan"))], lease_s=1.0)
+            with pytest.raises(OverflowError, match="finite"):
+                await link.play([(float("inf"), 0.5)], lease_s=1.0)
+            with pytest.raises(ValueError, match="number"):
+                await link.keep(lease_s=float("nan"))
+            with pytest.raises(OverflowError, match="finite"):
+                await link.play([(0.1, 0.5)], lease_s=float("-inf"))
+            return band.counters()
+
+    counters = run_virtual(scenario())
+    assert counters["accepted"] == 0 and counters["rejected"] == 0
+
+
+def test_a_play_longer_than_the_band_queue_is_refused_before_anything_is_sent() -> None:
+    # It used to go out in parts: the band played the first ones, then refused the rest.
+    async def scenario() -> tuple[dict[str, int], list[tuple[float, float]]]:
+        band = VirtualBand("vibration", key=KEY, seed=16, plant=None)
+        async with MemoryLink(band, key=KEY) as link:
+            steps = [(0.05, 0.5 if i % 2 else 0.2) for i in range(40)]
+            with pytest.raises(ValueError, match="queue"):
+                await link.play(steps, lease_s=2.0)
+            await asyncio.sleep(1.0)
+            return band.counters(), band.breakpoints
+
+    counters, rows = run_virtual(scenario())
+    assert counters["accepted"] == 0
+    assert all(v == 0 for _, v in rows)
+
+
+def test_a_stalled_write_leaves_no_future_exception_unretrieved() -> None:
+    import gc
+
+    class HangingLink(MemoryLink):
+        hang = False
+
+        async def _send(self, message: bytes) -> None:
+            if self.hang:
+                await asyncio.Event().wait()
+            await super()._send(message)
+
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        seen: list[str] = []
+        loop.set_exception_handler(lambda _loop, ctx: seen.append(str(ctx.get("message"))))
+        band = VirtualBand("vibration", key=KEY, seed=17, plant=None)
+        link = HangingLink(band, key=KEY, reply_timeout_s=1.0)
+        await link.open()
+        link.hang = True
+        request = loop.create_task(link.set_level(0.5, lease_s=2.0))
+        await asyncio.sleep(0.5)
+        link._lost("the radio went away")  # the supervisor fails every waiter
+        with pytest.raises(LinkError):
+            await request
+        await asyncio.sleep(5.0)
+        await link.close()
+        del request
+        gc.collect()
+        await asyncio.sleep(0)
+        return seen
+
+    seen = run_virtual(scenario())
+    assert not [m for m in seen if "never retrieved" in m], seen
