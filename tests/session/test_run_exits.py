@@ -26,17 +26,18 @@ import pytest
 from exit_testlib import FifoWatch, band_line, last_session, pin_line, trace_rows
 
 PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
-# A bug injected into the real command: the engine raises at its third command (at 1.3 s,
-# after a second of output at 0.7 with PROFILE_BUG).
+# A bug injected into the real command: the engine raises at its next command once the
+# test, having seen the output on, creates the file $PC6_TEST_BUG (PROFILE_BUG has a command
+# a second later) — so no load can make the bug win the race against the watcher.
 BUGGY = [
     sys.executable,
     "-c",
-    "import sys\n"
+    "import os, sys\n"
     "from firmware_host.play import engine\n"
     "original = engine.Engine._note_lateness\n"
     "def broken(self, t_ms):\n"
     "    original(self, t_ms)\n"
-    "    if self.lateness.count >= 3:\n"
+    "    if os.path.exists(os.environ['PC6_TEST_BUG']):\n"
     "        raise RuntimeError('injected bug')\n"
     "engine.Engine._note_lateness = broken\n"
     "from firmware_host.cli.main import main\n"
@@ -55,8 +56,9 @@ ramp = 0.0
 over = "300ms"
 """
 SHORT = PROFILE.replace('"60s"', '"500ms"')
-PROFILE_BUG = PROFILE.replace(
-    '[[steps]]\nhold = "60s"\n', '[[steps]]\nhold = "1s"\n[[steps]]\nset = 0.5\nfor = "60s"\n'
+PROFILE_BUG = PROFILE.replace(  # a command every 0.5 s, whenever the test sets the bug off
+    '[[steps]]\nhold = "60s"\n',
+    '[[steps]]\npulses = 120\nlevel = 0.6\non = "300ms"\noff = "200ms"\n',
 )
 SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"]
 WAYS = ["end", "exception", *SIGNALS, "SIGINT-twice", "stdout-closed"]
@@ -70,6 +72,7 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
         "PC6_STATE_DIR": str(tmp / "state"),
         "PC6_CONFIG_DIR": str(tmp / "cfg"),
         "PYTHONUNBUFFERED": "1",
+        "PC6_TEST_BUG": str(tmp / "bug"),
         **extra,
     }
 
@@ -91,8 +94,10 @@ def _expected(way: str) -> tuple[int, str, str]:
     return 0, "stopped", way
 
 
-def _act(child: subprocess.Popen[str], way: str) -> None:
-    if way in SIGNALS:
+def _act(child: subprocess.Popen[str], way: str, tmp: Path) -> None:
+    if way == "exception":
+        (tmp / "bug").touch()  # the engine's next command raises
+    elif way in SIGNALS:
         child.send_signal(getattr(signal, way))
     elif way == "SIGINT-twice":
         child.send_signal(signal.SIGINT)
@@ -174,7 +179,7 @@ def test_every_way_out_on_gpio(tmp_path: Path, way: str, kind: str) -> None:
     pin = OUTPUT_PIN[kind]
     try:
         watch.wait_for(pin, lambda v: v > ON[kind])
-        _act(child, way)
+        _act(child, way, tmp_path)
         err = _finish(child, watch, deadline)
     finally:
         watch.close()
@@ -235,7 +240,7 @@ def test_every_way_out_on_a_band(tmp_path: Path, band: tuple[str, FifoWatch], wa
     )
     deadline = time.monotonic() + 120.0
     watch.wait_for("band", lambda v: v > 0)
-    _act(child, way)
+    _act(child, way, tmp_path)
     err = _finish(child, watch, deadline)
     # The host turned the band off itself (acknowledged before it exited), not the lease.
     assert watch.last("band") == 0.0, watch.values["band"][-5:]
