@@ -8,11 +8,14 @@ The child writes every change the moment it happens (``PC6_SIM_PINS_LOG`` for mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
+import signal
 import sqlite3
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -103,3 +106,38 @@ def last_session(journal: Path) -> tuple[str | None, str | None, float | None]:
         db.close()
     assert row is not None, "no session was journaled"
     return row
+
+
+@contextlib.contextmanager
+def paired_sim_band(
+    tmp: Path, pc6: list[str], env: dict[str, str]
+) -> Iterator[tuple[str, FifoWatch]]:
+    """A ``pc6 sim band --serial`` paired with ``pc6 band pair``: its port and its output.
+
+    The band writes its delivered level to a FIFO the moment it changes, so a test watches
+    the wrist's side of the link, not what the host meant to send.
+    """
+    watch = FifoWatch(tmp / "band.fifo", band_line)
+    proc = subprocess.Popen(
+        [*pc6, "sim", "band", "--serial", "--trace", str(tmp / "band.fifo")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        pair = subprocess.run(
+            [*pc6, "band", "pair", "--port", port],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert pair.returncode == 0, pair.stderr
+        yield port, watch
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        watch.close()

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from exit_testlib import FifoWatch, pin_line
+from exit_testlib import FifoWatch, paired_sim_band, pin_line
 
 PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
 THREE = """name = "three"
@@ -157,5 +157,31 @@ def test_every_stop_signal_turns_the_daemons_output_off(tmp_path: Path, sig: str
     assert daemon.returncode == 0, err
     assert "Traceback" not in err
     assert watch.last("GPIO13") == 0.0
+    on_s, ended, reason = _sessions(tmp_path)[-1]
+    assert ended is not None and reason == "stopped" and (on_s or 0) > 0
+
+
+@pytest.mark.realtime
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2"])
+def test_every_stop_signal_turns_a_bands_output_off(tmp_path: Path, sig: str) -> None:
+    """The same over a band on a pty: the host turns the band off itself, not its lease."""
+    with paired_sim_band(tmp_path, PC6, _env(tmp_path)) as (port, watch):
+        config = _home(
+            tmp_path, f'[backend]\nname = "serial"\nkind = "vibration"\nport = "{port}"\n'
+        )
+        daemon = _daemon(tmp_path, config)
+        try:
+            assert _ctl(tmp_path, config, "start", "long").returncode == 0
+            watch.wait_for("band", lambda v: v > 0)
+            daemon.send_signal(getattr(signal, sig))
+            _, err = daemon.communicate(timeout=60)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()
+        # Within a second: the band's own lease would end it only after 5 s.
+        watch.wait_for("band", lambda v: v == 0.0, timeout=1.0)
+    assert daemon.returncode == 0, err
+    assert "Traceback" not in err
     on_s, ended, reason = _sessions(tmp_path)[-1]
     assert ended is not None and reason == "stopped" and (on_s or 0) > 0

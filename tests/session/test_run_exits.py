@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from exit_testlib import FifoWatch, band_line, last_session, pin_line, trace_rows
+from exit_testlib import FifoWatch, last_session, paired_sim_band, pin_line, trace_rows
 
 PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
 # A bug injected into the real command: the engine raises at its next command once the
@@ -199,30 +199,8 @@ def _pressure_config(tmp: Path) -> Path:
 @pytest.fixture
 def band(tmp_path: Path) -> Iterator[tuple[str, FifoWatch]]:
     """A paired simulated band on a pty; its output arrives through a FIFO."""
-    watch = FifoWatch(tmp_path / "band.fifo", band_line)
-    proc = subprocess.Popen(
-        [*PC6, "sim", "band", "--serial", "--trace", str(tmp_path / "band.fifo")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(tmp_path),
-    )
-    try:
-        assert proc.stdout is not None
-        port = proc.stdout.readline().strip()
-        pair = subprocess.run(
-            [*PC6, "band", "pair", "--port", port],
-            capture_output=True,
-            text=True,
-            env=_env(tmp_path),
-            timeout=60,
-        )
-        assert pair.returncode == 0, pair.stderr
-        yield port, watch
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
-        watch.close()
+    with paired_sim_band(tmp_path, PC6, _env(tmp_path)) as found:
+        yield found
 
 
 @pytest.mark.realtime
