@@ -2,8 +2,9 @@
 
 ``RealClock`` is monotonic and wakes tasks well under a millisecond after their deadline:
 asyncio's own timers round up to whole milliseconds (epoll), so a timerfd armed to each
-absolute deadline wakes the loop instead (no thread, no spinning; ``ThreadClock`` is the
-older timer-thread clock, kept where there is no timerfd). ``LoopClock`` reads the
+absolute deadline wakes the loop instead (no thread, no spinning; the descriptor itself is
+in ``timerfd.py``; ``ThreadClock`` is the older timer-thread clock, kept where there is no
+timerfd). ``LoopClock`` reads the
 running event loop's time, which on a virtual-time loop (the simulator's) jumps straight to
 the next deadline.
 """
