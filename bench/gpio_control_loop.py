@@ -101,7 +101,7 @@ def main() -> None:
     print(f"pressing at level 0.5 for {args.seconds:g} s per clock, loop at {args.rate:g} Hz")
     for name, clock in (
         ("LoopClock (asyncio timers)", LoopClock(simulated=False)),
-        ("RealClock (timer thread)", RealClock()),
+        ("RealClock (timerfd)", RealClock()),
     ):
         ticks, cpu, wall = asyncio.run(press(clock, args.seconds, args.rate))
         report(name, ticks, cpu, wall, args.rate)

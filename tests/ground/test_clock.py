@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 import tracemalloc
@@ -79,6 +80,7 @@ def test_real_clock_needs_no_thread_and_survives_a_new_event_loop() -> None:
     clock.close()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="timerfd is Linux's")
 def test_the_real_clock_wakes_from_a_timerfd_in_order_and_never_early() -> None:
     # Deadlines spaced 1 ms apart, scheduled in reverse: the order of the wake-ups is the
     # clock's, not the scheduler's, because every callback is registered before the
