@@ -14,9 +14,53 @@ import select
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+#: The real command line, as a child process.
+PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
+
+
+def child_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child ``pc6``: its own state and config folders under ``tmp``."""
+    return {
+        **os.environ,
+        "PC6_STATE_DIR": str(tmp / "state"),
+        "PC6_CONFIG_DIR": str(tmp / "cfg"),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def daemon_child(
+    tmp: Path, config: Path, pc6: list[str] = PC6, stdout: int = subprocess.PIPE, **env: str
+) -> subprocess.Popen[str]:
+    """A real ``pc6 daemon --config CONFIG``, returned once its control socket answers."""
+    child = subprocess.Popen(
+        [*pc6, "daemon", "--config", str(config)],
+        env=child_env(tmp, **env),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while ctl_child(tmp, config, "status").returncode != 0:  # until its socket answers
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the daemon's socket never answered"
+    return child
+
+
+def ctl_child(tmp: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pc6 ctl --config CONFIG ARGS...`` as a person types it."""
+    return subprocess.run(
+        [*PC6, "ctl", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=child_env(tmp),
+        timeout=30,
+    )
 
 
 class FifoWatch:
@@ -110,7 +154,7 @@ def last_session(journal: Path) -> tuple[str | None, str | None, float | None]:
 
 @contextlib.contextmanager
 def paired_sim_band(
-    tmp: Path, pc6: list[str], env: dict[str, str]
+    tmp: Path, pc6: list[str], env: dict[str, str], kind: str = "vibration"
 ) -> Iterator[tuple[str, FifoWatch]]:
     """A ``pc6 sim band --serial`` paired with ``pc6 band pair``: its port and its output.
 
@@ -119,7 +163,7 @@ def paired_sim_band(
     """
     watch = FifoWatch(tmp / "band.fifo", band_line)
     proc = subprocess.Popen(
-        [*pc6, "sim", "band", "--serial", "--trace", str(tmp / "band.fifo")],
+        [*pc6, "sim", "band", "--serial", "--kind", kind, "--trace", str(tmp / "band.fifo")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
