@@ -72,6 +72,7 @@ class FifoWatch:
         self.parse = parse
         self.buffer = b""
         self.values: dict[str, list[float]] = {}
+        self.lines: list[str] = []  # every whole line, as written
 
     def read(self, until: float) -> bool:
         """Read what arrives, waiting up to ``until`` (monotonic); False at end of file."""
@@ -82,12 +83,7 @@ class FifoWatch:
             chunk = os.read(self.fd, 65536)
         except BlockingIOError:
             return True
-        self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            parsed = self.parse(line.decode())
-            if parsed is not None:
-                self.values.setdefault(parsed[0], []).append(parsed[1])
+        self._take(chunk)
         return bool(chunk)
 
     def drain(self) -> None:
@@ -99,12 +95,16 @@ class FifoWatch:
                 return
             if not chunk:
                 return
-            self.buffer += chunk
-            *lines, self.buffer = self.buffer.split(b"\n")
-            for line in lines:
-                parsed = self.parse(line.decode())
-                if parsed is not None:
-                    self.values.setdefault(parsed[0], []).append(parsed[1])
+            self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            self.lines.append(line.decode())
+            parsed = self.parse(self.lines[-1])
+            if parsed is not None:
+                self.values.setdefault(parsed[0], []).append(parsed[1])
 
     def last(self, name: str) -> float:
         return self.values.get(name, [0.0])[-1]
@@ -134,7 +134,11 @@ def band_line(line: str) -> tuple[str, float] | None:
 
 def trace_rows(path: Path) -> list[tuple[float, float]]:
     """The rows of a ``t_s,level`` CSV written by ``pc6 run --trace``."""
-    lines = path.read_text().splitlines()
+    return csv_rows(path.read_text().splitlines())
+
+
+def csv_rows(lines: list[str]) -> list[tuple[float, float]]:
+    """The rows of a ``t_s,level`` trace's lines (``pc6 run`` or a simulated band)."""
     assert lines[0] == "t_s,level"
     return [(float(a), float(b)) for a, b in (line.split(",") for line in lines[1:])]
 
@@ -159,7 +163,8 @@ def paired_sim_band(
     """A ``pc6 sim band --serial`` paired with ``pc6 band pair``: its port and its output.
 
     The band writes its delivered level to a FIFO the moment it changes, so a test watches
-    the wrist's side of the link, not what the host meant to send.
+    the wrist's side of the link, not what the host meant to send; after the block, the
+    watch's ``lines`` hold the band's whole trace.
     """
     watch = FifoWatch(tmp / "band.fifo", band_line)
     proc = subprocess.Popen(
@@ -184,6 +189,7 @@ def paired_sim_band(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+        watch.drain()  # the rest of what it wrote, up to its exit (FifoWatch.lines)
         watch.close()
 
 
