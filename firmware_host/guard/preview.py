@@ -26,7 +26,7 @@ from firmware_host.guard.changes import Change, ChangeFinder, ChangeTally, summa
 from firmware_host.guard.events import GateEvent, LimitReached
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import HARD_LIMITS, Limits
-from firmware_host.plan.timeline import Timeline
+from firmware_host.plan.timeline import Timeline, levels_array, times_array
 
 
 def gate_warnings(timeline: Timeline, kind: ActuatorKind, limits: Limits) -> list[str]:
@@ -327,9 +327,8 @@ async def _wait(gate: SafetyGate, clock: _JumpClock, deadline: float) -> None:
 
 
 def _timeline_from_rows(rows: list[tuple[float, float]], name: str) -> Timeline:
-    times = [round(t * 1000) for t, _ in rows]
-    levels = [v for _, v in rows]
-    return Timeline(tuple(times), tuple(levels), name)
+    times = times_array(round(t * 1000) for t, _ in rows)
+    return Timeline(times, levels_array(v for _, v in rows), name)
 
 
 def _changes(requested: Timeline, delivered: Timeline) -> list[Change]:
