@@ -244,7 +244,7 @@ def _reset(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
 @command("reload", "read the config and profiles again")
 def _reload(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
     error = daemon.reload()
-    changes = daemon.profiles.refresh()
+    changes = daemon.settings.profiles.refresh()
     return {"config_error": error, "profiles": [f"{n}: {w}" for n, w in changes]}
 
 

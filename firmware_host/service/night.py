@@ -160,8 +160,8 @@ def _run(config: Config, journal: Journal, start: float, end: float, factory: An
             config=config,
         )
         daemon.reload()
-        if daemon.config_error:
-            raise ConfigError(daemon.config_error)
+        if daemon.settings.error:
+            raise ConfigError(daemon.settings.error)
         task = asyncio.get_running_loop().create_task(daemon.run())
         await clock.sleep_until(clock.now() + (end - clock.wall()))
         daemon.request_stop()

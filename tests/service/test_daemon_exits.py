@@ -218,7 +218,7 @@ def test_every_stop_signal_turns_a_bands_output_off(tmp_path: Path, sig: str) ->
 #   does not clear it), says so in one line and exits 1 for systemd to restart it.
 BUG_IN = {
     "session": "firmware_host.play.engine:Engine._note_lateness",
-    "daemon": "firmware_host.service.daemon:Daemon._housekeeping",
+    "daemon": "firmware_host.service.reloading:Settings.refresh",  # the periodic check
 }
 CHECK_EACH_SECOND = '[daemon]\ncheck_every = "1s"\n'  # the loop's periodic work, soon
 
