@@ -181,18 +181,18 @@ def test_update_calibration_follows_a_symlink_and_keeps_the_mode(home: Path) -> 
 
 def test_end_of_input_is_not_an_answer() -> None:
     import asyncio
-    import io
-    import sys
+    import os
 
     from firmware_host.cli.calibrate import KeyboardAnswers
     from firmware_host.errors import InvalidInput
 
     async def scenario() -> None:
-        old, sys.stdin = sys.stdin, io.StringIO("")  # a closed stdin: readline gives ""
+        read, write = os.pipe()  # stdin whose writer is gone: its end of input
+        os.close(write)
         try:
             with pytest.raises(InvalidInput, match="stdin closed"):
-                await KeyboardAnswers().wait(5.0)
+                await KeyboardAnswers(read).wait(5.0)
         finally:
-            sys.stdin = old
+            os.close(read)
 
     asyncio.run(scenario())
