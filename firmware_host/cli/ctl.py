@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from firmware_host.errors import InvalidInput, PC6Error
+from firmware_host.files import UnsuitableFile, read_regular, reason
 
 #: A line, not a comment, that mentions ``socket`` (a key, a dotted key, an inline table).
 _NAMES_A_SOCKET = re.compile(r"(?m)^(?![ \t]*#).*socket")
@@ -85,13 +86,15 @@ def socket_path(args: Any) -> Path:
 
 def _configured_socket(config: Path, *, named: bool) -> Path | None:
     try:
-        raw = config.read_bytes()
+        raw = read_regular(config, what="a config file")  # never a FIFO or /dev/zero
     except FileNotFoundError:
         if named:
             raise InvalidInput(f"{config}: no such config file") from None
         return None
+    except UnsuitableFile as err:
+        raise InvalidInput(f"{config}: cannot read: {reason(err)}") from err
     except OSError as err:
-        raise PC6Error(f"{config}: cannot read: {err.strerror or err}") from err
+        raise PC6Error(f"{config}: cannot read: {reason(err)}") from err
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
