@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
-from typing import BinaryIO
+
+# Neither pathlib nor typing at run time: `pc6 ctl` (the stop button) reads its config through
+# here, and those imports would be a tenth of its start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    StrPath = str | os.PathLike[str]
 
 #: The cap for a profile, a config file or a token file: far above any real one.
 MAX_TEXT_BYTES = 1 << 20
@@ -37,7 +43,7 @@ def _describe(limit: int) -> str:
     return f"{limit} bytes"
 
 
-def open_regular(path: str | Path, *, limit: int | None = None, what: str = "a file") -> BinaryIO:
+def open_regular(path: StrPath, *, limit: int | None = None, what: str = "a file") -> BinaryIO:
     """Open ``path`` for reading in binary, refusing anything but a regular file.
 
     Args:
@@ -50,7 +56,7 @@ def open_regular(path: str | Path, *, limit: int | None = None, what: str = "a f
         OSError: the file cannot be opened (missing, permission ...).
     """
     # O_NONBLOCK: opening a FIFO with no writer must not wait for one.
-    fd = os.open(Path(path), os.O_RDONLY | os.O_NONBLOCK)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -64,7 +70,7 @@ def open_regular(path: str | Path, *, limit: int | None = None, what: str = "a f
         raise
 
 
-def read_regular(path: str | Path, *, limit: int = MAX_TEXT_BYTES, what: str = "a file") -> bytes:
+def read_regular(path: StrPath, *, limit: int = MAX_TEXT_BYTES, what: str = "a file") -> bytes:
     """The whole of a regular file of at most ``limit`` bytes.
 
     A file that grows past the cap while it is read is refused too.

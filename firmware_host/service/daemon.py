@@ -13,7 +13,8 @@ read again on request or on edit (``reloading.py``). This module holds the loop 
 sessions themselves.
 
 An invalid config never starts a session: the daemon keeps running, outputs off, and
-reports why until the file is fixed.
+reports why until the file is fixed; an invalid edit of a good config is refused, and the
+good one stays in use.
 """
 
 from __future__ import annotations
