@@ -217,6 +217,7 @@ class Daemon:
         if not self.settings.loaded:
             self.reload()
         self._restore()
+        self._close_cut_sessions()
         self._note(None, "daemon", f"started; {daemon_status.summary(self.snapshot(upcoming=0))}")
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None
@@ -609,6 +610,22 @@ class Daemon:
     def status_line(self) -> str:
         """One line for systemd and logs."""
         return daemon_status.status_line(self.snapshot(upcoming=1))
+
+    def _close_cut_sessions(self) -> None:
+        """End as killed the sessions a crash, SIGKILL or power cut left open.
+
+        Without this they stay "running or killed" in ``pc6 log`` and the morning report
+        until the next session's budget check, and a night with no later session never
+        counts them as interruptions. Their checkpointed on-time is kept.
+        """
+        try:
+            closed = self.journal.close_killed()
+        except PC6Error as err:
+            logger.error("could not close the sessions a crash left open: %s", err)
+            return
+        if closed:
+            logger.warning("%d session(s) cut by a crash or power cut closed as killed", closed)
+            self._note(None, "daemon", f"{closed} session(s) cut by a crash closed as killed")
 
     def _note(self, session_id: int | None, kind: str, detail: str) -> None:
         try:
