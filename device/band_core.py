@@ -266,6 +266,8 @@ class BandCore:
             self.cut(now)
             return p.OK
         off_now = m.type == p.SET and m.level == 0 and m.ramp_ms == 0
+        if m.type == p.PLAY and m.append and len(self._queue) + len(m.steps) > QUEUE_MAX:
+            return p.E_BAD_ARG  # before the lease: a refused message changes nothing
         if off_now and m.lease_ms == 0:
             self._lease_end = NEVER  # a step to 0 needs no lease; anything that moves does
         elif not self._lease(m.lease_ms, now):
@@ -276,10 +278,7 @@ class BandCore:
             steps = [(m.ramp_ms, self._clamp(m.level))]
             self._start(now, steps, False)
         else:
-            steps = [(d, self._clamp(v)) for d, v in m.steps]
-            if len(self._queue) + len(steps) > QUEUE_MAX:
-                return p.E_BAD_ARG
-            self._start(now, steps, m.append)
+            self._start(now, [(d, self._clamp(v)) for d, v in m.steps], m.append)
         self.accepted += 1
         return p.OK
 

@@ -163,7 +163,12 @@ class Daemon:
         return self._journal
 
     async def run(self) -> None:
-        """Serve until :meth:`request_stop`; outputs are off when it returns."""
+        """Serve until :meth:`request_stop`; outputs are off when it returns.
+
+        Raises:
+            Exception: a bug in the loop itself, once the running session has been tripped
+                off and the trip latched (kept across the restart systemd then makes).
+        """
         if self.config is None and self.config_error is None:
             self.reload()
         self._restore()
@@ -171,15 +176,31 @@ class Daemon:
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None
         self.notifier.ready(self.status_line())
+        why = "daemon stopping"
         try:
             while not self._stopping:
                 self._tick()
                 await self._sleep_until(self._next_wake())
+        except Exception as err:
+            # Nothing this loop schedules can be trusted any more: off now, latched.
+            why = f"internal error in the daemon: {type(err).__name__}: {err}"
+            logger.debug("internal error in the daemon loop", exc_info=True)
+            logger.error("%s; outputs off, trip latched until `pc6 ctl reset`", why)
+            await self._trip(why)
+            raise
         finally:
             self.notifier.stopping()
-            await self._end_running("daemon stopping")
+            await self._end_running(why)
             self._note(None, "daemon", "stopped")
             self.stopped.set()
+
+    async def _trip(self, reason: str) -> None:
+        """Latch a trip; the running session's gate turns its output off at once."""
+        self.authority.trip = reason
+        if self.running is not None:
+            await self.running.gate.trip(reason)  # the session journals the gate's trip
+        else:
+            self._note(None, "trip", reason)
 
     def request_stop(self) -> None:
         """Stop serving: the running session ends with its soft ramp down."""
@@ -428,8 +449,11 @@ class Daemon:
 
     def _finish(self, running: Running, result: SessionResult) -> None:
         gate = running.gate
-        if gate.tripped and not self.authority.trip:
-            self.authority.trip = gate.tripped
+        # A bug in the session is a trip like the gate's own: nothing about it is
+        # understood, so nothing stimulates again until a person has looked.
+        failure = running.session.failure if running.session else None
+        if (gate.tripped or failure) and not self.authority.trip:
+            self.authority.trip = gate.tripped or failure
         self.results.append(result)
         if self.running is running:
             self.running = None

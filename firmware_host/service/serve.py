@@ -51,13 +51,16 @@ async def _serve(config_path: Path) -> int:
     # A closed stdout (the banner's reader went away) must not kill it either.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     detach = _attach_button(daemon, config.stop_button if config else None)
+    code = 0
     try:
         await daemon.run()
+    except Exception:  # a bug in the loop: the daemon said so and tripped the output off
+        code = 1  # for systemd's Restart=on-failure; the latched trip survives the restart
     finally:
         detach()
         await server.close()
         daemon.journal.close()
-    return 0
+    return code
 
 
 def _say(text: str, error: bool = False) -> None:

@@ -290,6 +290,8 @@ class Session:
         self._stop_request: str | None = None
         self._abort_request: str | None = None
         self._opened = False
+        #: The internal error (a bug) that ended the session, if one did.
+        self.failure: str | None = None
         self.backend = factory(setup.backend, setup.kind, setup.backend_options)
 
     # -- building --------------------------------------------------------------------------
@@ -459,9 +461,8 @@ class Session:
         except Exception as err:  # a bug: outputs off and journaled as what it was
             logger.debug("internal error in the session", exc_info=True)
             logger.error("internal error, outputs off: %s: %s", type(err).__name__, err)
-            result = SessionResult(
-                EndReason.TRIPPED, f"internal error: {type(err).__name__}: {err}"
-            )
+            self.failure = f"internal error: {type(err).__name__}: {err}"
+            result = SessionResult(EndReason.TRIPPED, self.failure)
         finally:
             result = await self.close(result)
         return result

@@ -162,6 +162,41 @@ def test_lease_cuts_a_playing_queue() -> None:
     assert band.core.expiries == 1
 
 
+def test_a_refused_play_does_not_renew_the_lease_of_the_playing_queue() -> None:
+    # A PLAY that would overflow the queue used to be refused only after it had renewed
+    # the lease: the queue then played (and held its last level) up to 5 s past its lease.
+    band = Band()
+    window = [(0, 20000)] + [(1000, 20000)] * 7
+    band.play(window, 1000, 0)
+    for _ in range(3):
+        assert band.play(window, 1000, 0, append=True).result == p.OK
+    refused = band.play(window, 5000, 900, append=True)
+    assert (refused.result, refused.queue_len) == (p.E_BAD_ARG, 30)
+    band.core.tick(999)
+    assert band.board.level == 20000
+    band.core.tick(1000)
+    assert band.board.level == 0
+    assert band.core.expiries == 1
+
+
+def test_a_play_that_replaces_a_full_queue_is_accepted() -> None:
+    # Only an append can overflow the queue; a replacing PLAY (a stop, a pause, a gate cut
+    # sent as a new window) used to be refused while the queue held more than 24 ramps.
+    band = Band()
+    window = [(0, 20000)] + [(1000, 20000)] * 7
+    band.play(window, 5000, 0)
+    for _ in range(3):
+        band.play(window, 5000, 0, append=True)
+    replaced = band.play([(0, 5000)] + [(100, 5000)] * 7, 5000, 10)
+    assert (replaced.result, replaced.level, replaced.queue_len) == (p.OK, 5000, 6)
+    band.core.tick(710)
+    assert band.board.level == 5000
+    band.core.tick(4999)
+    assert band.board.level == 5000
+    band.core.tick(5010)
+    assert band.board.level == 0
+
+
 @pytest.mark.parametrize("transport", ["usb", "ble"])
 def test_unpaired_band_refuses_to_actuate(transport: str) -> None:
     band = Band(key=None)

@@ -192,18 +192,66 @@ async def test_micropython_firmware_never_actuates_on_hostile_frames(tmp_path: P
         band.close()
 
 
+#: The window the PLAY fuzz plays: four PLAYs (one replacing, three appended) fill the
+#: band's queue with 6.2 s of steps, holds and ramps; the lease of the last PLAY (5 s after
+#: it) cuts it short, as it would when the host stops.
+PLAYING = [(0, 20000), (400, 20000), (300, 50000), (0, 10000), (500, 10000), (0, 0)] * 5 + [
+    (200, 30000),
+    (0, 10000),
+]
+PLAY_LEASE_MS = 5000
+
+
+def start_window(core: band_core.BandCore, now: int) -> list[bytes]:
+    """Queue :data:`PLAYING` as a host streams it; return the messages (to replay)."""
+    sent = []
+    for i in range(0, len(PLAYING), p.PLAY_MAX_STEPS):
+        counter = core.last_counter + 1
+        steps = PLAYING[i : i + p.PLAY_MAX_STEPS]
+        sent.append(p.encode_play(KEY, core.nonce, counter, PLAY_LEASE_MS, steps, i > 0))
+        replies = core.handle(sent[-1], now, "usb")
+        assert p.decode(replies[0]).result == p.OK
+    return sent
+
+
+def queued(core: band_core.BandCore, now: int) -> int:
+    """The ramps the band has queued, as its STATUS says."""
+    return int(p.decode(core.handle(p.encode_ping(1), now)[0]).queue_len)
+
+
+def refused_argument(core: band_core.BandCore, i: int, queue_len: int) -> bytes:
+    """A message with the right key and a fresh counter that the band must refuse (E_BAD_ARG):
+    what a buggy host, not an attacker, could send while a window plays."""
+    nonce, counter = core.nonce, core.last_counter + 1
+    full = queue_len + p.PLAY_MAX_STEPS > p.QUEUE_MAX
+    match i % 4 if full else i % 3:
+        case 0:  # a ramp down without a lease
+            return p.encode_set(KEY, nonce, counter, 0, 0, 1 + i % 5000)
+        case 1:
+            return p.encode_play(KEY, nonce, counter, 0, [(0, 65535)], False)
+        case 2:
+            return p.encode_keep(KEY, nonce, counter, 0)
+        case _:  # the queue has no room for eight more ramps
+            return p.encode_play(KEY, nonce, counter, 65535, [(9999, 65535)] * 8, True)
+
+
 def test_core_never_changes_a_playing_window_on_hostile_messages() -> None:
-    # A legit PLAY window is playing; hostile messages (replays of it included) must leave
-    # the output exactly where a band that heard only the window puts it.
+    # A legit PLAY window is playing; hostile messages (replays of it included), over BLE
+    # and through the serial frame decoder, must leave the output exactly where a band that
+    # heard only the window puts it: the same breakpoints, and the same cut at its lease end.
     core, board, legit = fresh_core()
     reference, ref_board, _ = fresh_core()
-    window = [(0, 20000), (400, 20000), (300, 50000), (0, 10000), (500, 10000)] * 6
-    for target in (core, reference):
-        steps = window[:8]
-        counter = target.last_counter + 1
-        target.handle(p.encode_play(KEY, target.nonce, counter, 5000, steps), 100, "usb")
-    legit.append(p.encode_play(KEY, core.nonce, core.last_counter, 5000, window[:8]))
+    rows: list[tuple[int, int]] = []
+    ref_rows: list[tuple[int, int]] = []
+    core.on_breakpoint = lambda t, v: rows.append((t, v))
+    reference.on_breakpoint = lambda t, v: ref_rows.append((t, v))
+    legit += start_window(core, 100)
+    start_window(reference, 100)
+    lease_end = 100 + PLAY_LEASE_MS
+    decoder = p.FrameDecoder()
+    refused_before = core.rejected
     seen = [0]
+    levels: set[int] = set()
 
     @settings(
         max_examples=300,
@@ -212,16 +260,33 @@ def test_core_never_changes_a_playing_window_on_hostile_messages() -> None:
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @given(st.lists(hostile(core.nonce, legit), min_size=30, max_size=40))
-    def run(batch: list[bytes]) -> None:
-        for message in batch:
-            now = 100 + seen[0] // 3  # time moves on, inside the window and its lease
+    @given(st.lists(hostile(core.nonce, legit), min_size=30, max_size=40), st.booleans())
+    def run(batch: list[bytes], over_ble: bool) -> None:
+        for i, message in enumerate(batch):
+            now = 100 + seen[0] * 6 // 10  # on through the window, its lease and beyond
             seen[0] += 1
-            core.handle(message, now, "ble")
+            if over_ble:
+                core.handle(message, now, "ble")
+            else:
+                framed = p.encode_frame(i, message[: p.MAX_MESSAGE])
+                for _seq, inner in decoder.feed(
+                    mutate(framed, random.Random(i)) if i % 3 else framed
+                ):
+                    core.handle(inner, now, "usb")
+            if i % 4 == 0:
+                bad = refused_argument(core, seen[0] // 4, queued(core, now))
+                replies = core.handle(bad, now, "usb")
+                assert p.decode(replies[0]).result == p.E_BAD_ARG
             core.tick(now)
             reference.tick(now)
             assert board.level == ref_board.level
+            levels.add(board.level)
 
     run()
     assert seen[0] >= MIN_MESSAGES
-    assert core.rejected + core.replays + core.malformed > MIN_MESSAGES // 2
+    assert 100 + seen[0] * 6 // 10 > lease_end + 500
+    assert rows == ref_rows
+    assert {0, 10000, 20000} <= levels and 45000 < max(levels) <= 50000  # the window played
+    assert (core.expiries, board.level) == (1, 0)
+    assert core.rejected - refused_before > MIN_MESSAGES // 4
+    assert core.rejected + core.replays + core.malformed + decoder.corrupt > MIN_MESSAGES // 2

@@ -141,3 +141,39 @@ def paired_sim_band(
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
         watch.close()
+
+
+def buggy_pc6(python: str, target: str, env_var: str = "PC6_TEST_BUG") -> list[str]:
+    """``pc6`` with a bug injected into ``target`` (``module:Class.method``).
+
+    The method raises ``RuntimeError('injected bug')`` each time it is called once the file
+    named by ``$env_var`` exists: the test creates it after it has seen the output on, so no
+    load can make the bug win the race against the watcher.
+    """
+    module, _, attr = target.partition(":")
+    cls, _, method = attr.partition(".")
+    return [
+        python,
+        "-c",
+        "import importlib, os, sys\n"
+        f"owner = getattr(importlib.import_module({module!r}), {cls!r})\n"
+        f"original = getattr(owner, {method!r})\n"
+        "def broken(self, *args, **kwargs):\n"
+        "    result = original(self, *args, **kwargs)\n"
+        f"    if os.path.exists(os.environ[{env_var!r}]):\n"
+        "        raise RuntimeError('injected bug')\n"
+        "    return result\n"
+        f"setattr(owner, {method!r}, broken)\n"
+        "from firmware_host.cli.main import main\n"
+        "sys.exit(main())\n",
+    ]
+
+
+def journal_trace(journal: Path, session_id: int) -> list[tuple[float, float]]:
+    """The trace the journal kept for a session (what reached the actuator)."""
+    from firmware_host.record.journal import Journal
+
+    with Journal(journal) as j:
+        found = j.trace(session_id)
+    assert found is not None, f"session {session_id} has no trace"
+    return found[1]
