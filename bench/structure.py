@@ -1,5 +1,6 @@
-"""Structure figures of a checkout: modules per package, the largest module and class, and
-every place that builds a SafetyGate (production, tests, bench).
+"""Structure figures of a checkout: modules per package, the largest module and class, the
+daemon's module and class, and every place that builds a SafetyGate (production, tests,
+bench).
 
     .venv/bin/python bench/structure.py [ROOT]
 
@@ -44,6 +45,7 @@ def main(root: Path) -> None:
     print(f"largest module: {largest_module[1]} ({largest_module[0]} lines)")
     lines, methods, name = largest_class
     print(f"largest class: {name} ({lines} lines, {methods} methods)")
+    _print_class(root / "firmware_host" / "service" / "daemon.py", "Daemon")
     where: collections.Counter[str] = collections.Counter()
     for top in ("firmware_host", "sim", "tests", "bench"):
         for path in sorted((root / top).rglob("*.py")):
@@ -53,6 +55,21 @@ def main(root: Path) -> None:
                     where[top] += 1
                     print(f"  a gate is built at {path.relative_to(root)}:{i}")
     print(f"SafetyGate constructions: {dict(where)}, total {sum(where.values())}")
+
+
+def _print_class(path: Path, name: str) -> None:
+    """One module's length and one of its classes' (the daemon, split by concern)."""
+    if not path.exists():
+        return
+    text = path.read_text()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            methods = sum(isinstance(b, ast.FunctionDef | ast.AsyncFunctionDef) for b in node.body)
+            print(
+                f"{path.name}: {len(text.splitlines())} lines; "
+                f"class {name}: {lines} lines, {methods} methods"
+            )
 
 
 if __name__ == "__main__":

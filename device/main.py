@@ -91,11 +91,11 @@ def _serve(board, core, usb, ble, host_active):
     wait = _timeout(core, now)
     frames = usb.read(wait, board.now_ms, now + max(wait, 1))
     now = board.now_ms()
+    core.corrupt = usb.decoder.corrupt  # before the frames: a STATUS among them counts it
     for _seq, message in frames:
         usb.last_rx_ms = now
         for reply in core.handle(message, now, "usb"):
             usb.send(reply)
-    core.corrupt = usb.decoder.corrupt
     for note in core.tick(board.now_ms()):
         if now - usb.last_rx_ms < HOST_QUIET_MS:
             usb.send(note)

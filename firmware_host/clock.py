@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import heapq
 import itertools
 import math
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
+
+from firmware_host.timerfd import Timerfd
 
 #: Two times closer than this are the same moment: virtual clocks count whole microseconds,
 #: so a deadline computed in floats may sit a hair past the tick that serves it.
@@ -192,12 +190,18 @@ class RealClock:
     """Monotonic time whose wake-ups come from a timerfd watched by the event loop.
 
     asyncio's own timers wait in ``epoll_wait`` with a timeout rounded up to whole
-    milliseconds; a timerfd armed to the absolute deadline (``TFD_TIMER_ABSTIME`` on
-    ``CLOCK_MONOTONIC``, the clock of ``time.monotonic()``) makes the same ``epoll_wait``
-    return when the kernel's high-resolution timer fires, so a wake-up comes tens of
-    microseconds after its deadline, with no thread and no spinning. One timerfd serves
-    every deadline: it is armed to the earliest. Where there is no timerfd (not Linux) or
-    the loop cannot watch a file descriptor, :class:`ThreadClock` does the job.
+    milliseconds (CPython's ``EpollSelector.select``: ``math.ceil(timeout * 1e3) * 1e-3``),
+    plus the kernel's timer slack; a timerfd armed to the absolute deadline
+    (``TFD_TIMER_ABSTIME`` on ``CLOCK_MONOTONIC``, the clock of ``time.monotonic()``)
+    makes the same ``epoll_wait`` return when the kernel's high-resolution timer fires,
+    with no thread and no spinning. One timerfd serves every deadline: it is armed to the
+    earliest. Where there is no timerfd (not Linux) or the loop cannot watch a file
+    descriptor, :class:`ThreadClock` does the job.
+
+    Callbacks run in the loop, never before their deadline, in deadline order (ties in the
+    order they were scheduled). A callback that raises is reported to the loop's exception
+    handler, as asyncio does, and the others still run: one broken callback must not leave
+    a lease timer unfired.
     """
 
     simulated = False
@@ -205,9 +209,10 @@ class RealClock:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, _LoopTimer]] = []
         self._seq = itertools.count()
-        self._fd = -1
+        self._timerfd: Timerfd | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._armed = math.inf
+        self._armed = math.inf  # the deadline the timerfd is set to; inf when disarmed
+        self._cancelled = 0  # cancelled timers still in the heap
         self._fallback: ThreadClock | None = None
 
     def now(self) -> float:
@@ -225,80 +230,128 @@ class RealClock:
     def call_at(self, deadline: float, callback: Callable[[], None]) -> Cancellable:
         """Run ``callback`` in the running loop at ``deadline``."""
         loop = asyncio.get_running_loop()
-        if self._fallback is None and not self._watch(loop):
+        if self._loop is not loop and self._fallback is None and not self._watch(loop):
             self._fallback = ThreadClock()
         if self._fallback is not None:
             return self._fallback.call_at(deadline, callback)
-        timer = _LoopTimer(callback)
+        timer = _LoopTimer(self, callback)
         heapq.heappush(self._heap, (deadline, next(self._seq), timer))
         if deadline < self._armed:
             self._arm(deadline)
         return timer
 
+    @property
+    def fileno(self) -> int:
+        """The timerfd the loop watches; -1 before the first wake-up and after close."""
+        return self._timerfd.fd if self._timerfd is not None else -1
+
     def close(self) -> None:
-        """Stop watching the timerfd and close it (a new loop gets a new one)."""
-        if self._fd >= 0:
+        """Stop watching the timerfd and close it; pending wake-ups are dropped.
+
+        Harmless twice; the clock still works afterwards (the next wake-up opens a new
+        timerfd), which is also what happens when it is used from a new event loop.
+        """
+        if self._timerfd is not None:
             if self._loop is not None and not self._loop.is_closed():
                 with contextlib.suppress(Exception):
-                    self._loop.remove_reader(self._fd)
-            os.close(self._fd)
-        self._fd, self._loop, self._armed = -1, None, math.inf
+                    self._loop.remove_reader(self._timerfd.fd)
+            self._timerfd.close()
+        self._timerfd, self._loop, self._armed = None, None, math.inf
+        for _, _, timer in self._heap:
+            timer.owner = None
         self._heap.clear()
+        self._cancelled = 0
 
     def _watch(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Have ``loop`` watch our timerfd; False when that cannot be done here."""
-        if self._loop is loop and self._fd >= 0:
-            return True
+        """Have ``loop`` watch a new timerfd; False when that cannot be done here."""
         self.close()
-        fd = timerfd_create()
-        if fd < 0:
+        try:
+            timerfd = Timerfd()
+        except OSError:
             return False
         try:
-            loop.add_reader(fd, self._expired)
+            loop.add_reader(timerfd.fd, self._expired)
         except (NotImplementedError, RuntimeError, ValueError):
-            os.close(fd)
+            timerfd.close()
             return False
-        self._fd, self._loop = fd, loop
+        self._timerfd, self._loop = timerfd, loop
         return True
 
     def _arm(self, deadline: float) -> None:
+        assert self._timerfd is not None
         self._armed = deadline
-        timerfd_settime_abs(self._fd, max(deadline, 1e-9))
+        self._timerfd.arm(deadline)
 
     def _expired(self) -> None:
-        with contextlib.suppress(BlockingIOError, InterruptedError):
-            os.read(self._fd, 8)
+        """The timerfd fired: run what is due, then arm for what is next."""
         now = time.monotonic()
         heap = self._heap
         due = []
-        while heap and (heap[0][0] <= now or heap[0][2].cancelled):
-            _, _, timer = heapq.heappop(heap)
-            if not timer.cancelled:
+        while heap and heap[0][0] <= now:
+            timer = heapq.heappop(heap)[2]
+            if timer.cancelled:
+                self._cancelled -= 1
+            else:
                 due.append(timer)
-        self._armed = math.inf
-        while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
-        if heap:
-            self._arm(heap[0][0])
-        for timer in due:
-            timer.run()
+        self._armed = math.inf  # fired: until re-armed, it is readable, not armed
+        try:
+            for timer in due:
+                timer.run(self._loop)
+        finally:
+            # Re-arming forgets the expiry, so no read is needed; with nothing to wait
+            # for, the expiry is read instead (a readable timerfd would spin the loop).
+            # A callback may have armed it already, for a deadline after the next one.
+            while heap and heap[0][2].cancelled:
+                heapq.heappop(heap)
+                self._cancelled -= 1
+            if heap:
+                if heap[0][0] < self._armed:
+                    self._arm(heap[0][0])
+            elif self._armed == math.inf and self._timerfd is not None:
+                self._timerfd.clear()
+
+    def _forget(self) -> None:
+        """A timer still in the heap was cancelled; drop them all once they are most of it.
+
+        A daemon that sleeps hours ahead and is woken by every control command would
+        otherwise keep each cancelled sleep until its deadline (asyncio does the same).
+        """
+        self._cancelled += 1
+        if self._cancelled > 100 and self._cancelled * 2 > len(self._heap):
+            self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+            heapq.heapify(self._heap)
+            self._cancelled = 0
 
 
 class _LoopTimer:
     """One deadline of a :class:`RealClock`."""
 
-    __slots__ = ("callback", "cancelled")
+    __slots__ = ("callback", "cancelled", "owner")
 
-    def __init__(self, callback: Callable[[], None]) -> None:
+    def __init__(self, owner: RealClock, callback: Callable[[], None]) -> None:
+        self.owner: RealClock | None = owner
         self.callback = callback
         self.cancelled = False
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            if self.owner is not None:
+                self.owner._forget()
+            self.owner = None
 
-    def run(self) -> None:
-        self.cancelled = True
-        self.callback()
+    def run(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.cancelled, self.owner = True, None  # out of the heap: cancel() is a no-op now
+        try:
+            self.callback()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as err:
+            if loop is None:
+                raise
+            loop.call_exception_handler(
+                {"message": "Exception in a RealClock callback", "exception": err}
+            )
 
 
 async def _sleep_until(clock: RealClock | ThreadClock, deadline: float) -> None:
@@ -311,67 +364,6 @@ async def _sleep_until(clock: RealClock | ThreadClock, deadline: float) -> None:
         await fut
     finally:
         timer.cancel()
-
-
-# -- timerfd: os.timerfd_* from Python 3.13, libc through ctypes before ------------------------
-
-_CLOCK_MONOTONIC = 1
-_TFD_TIMER_ABSTIME = 1
-_TFD_NONBLOCK = 0o4000
-_TFD_CLOEXEC = 0o2000000
-
-
-class _Timespec(ctypes.Structure):
-    _fields_ = (("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long))
-
-
-class _Itimerspec(ctypes.Structure):
-    _fields_ = (("it_interval", _Timespec), ("it_value", _Timespec))
-
-
-def _libc() -> Any:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.timerfd_create.argtypes = (ctypes.c_int, ctypes.c_int)
-        libc.timerfd_settime.argtypes = (
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.POINTER(_Itimerspec),
-            ctypes.c_void_p,
-        )
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _libc() if sys.platform.startswith("linux") and not hasattr(os, "timerfd_create") else None
-
-
-def timerfd_create() -> int:
-    """A non-blocking CLOCK_MONOTONIC timerfd, or -1 where there is none."""
-    native: Any = os
-    if hasattr(native, "timerfd_create"):
-        flags = native.TFD_NONBLOCK | native.TFD_CLOEXEC
-        return int(native.timerfd_create(time.CLOCK_MONOTONIC, flags=flags))
-    if _LIBC is None:
-        return -1
-    fd = int(_LIBC.timerfd_create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC))
-    return fd if fd >= 0 else -1
-
-
-def timerfd_settime_abs(fd: int, deadline: float) -> None:
-    """Arm ``fd`` to fire once at monotonic time ``deadline`` (seconds)."""
-    native: Any = os
-    if hasattr(native, "timerfd_settime"):
-        native.timerfd_settime(fd, flags=native.TFD_TIMER_ABSTIME, initial=deadline)
-        return
-    if _LIBC is None:
-        raise OSError("no timerfd on this platform")
-    sec = int(deadline)
-    spec = _Itimerspec(_Timespec(0, 0), _Timespec(sec, int((deadline - sec) * 1e9)))
-    if _LIBC.timerfd_settime(fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
 
 
 def resolve_future(fut: asyncio.Future[None]) -> None:

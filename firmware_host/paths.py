@@ -5,6 +5,9 @@ system service's, which ``pc6 service install`` creates (``/etc/pc6band``,
 ``/var/lib/pc6band``, ``/run/pc6band``). A builder in the service's group who types
 ``pc6 ctl status`` or ``pc6 log`` with no flags reaches the system daemon when one is
 installed and they have no config of their own.
+
+The lookup rules themselves are in ``places.py``, as plain strings: ``pc6 ctl`` follows
+them without importing ``pathlib``. This module is the ``Path`` API everything else uses.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SERVICE_NAME = "pc6band"
+from firmware_host import places
+from firmware_host.places import SERVICE_NAME, SYSTEM_CONFIG, SYSTEM_SOCKET
 
 
 class SystemPaths:
@@ -39,12 +43,12 @@ class SystemPaths:
     @property
     def config_dir(self) -> Path:
         """``/etc/pc6band``: the config, profiles and band keys (root-owned folder)."""
-        return self.root / "etc" / SERVICE_NAME
+        return self.config.parent
 
     @property
     def config(self) -> Path:
         """``/etc/pc6band/pc6band.toml``."""
-        return self.config_dir / "pc6band.toml"
+        return self.root.joinpath(*SYSTEM_CONFIG)
 
     @property
     def state_dir(self) -> Path:
@@ -59,12 +63,12 @@ class SystemPaths:
     @property
     def runtime_dir(self) -> Path:
         """``/run/pc6band``: the control socket (systemd's ``RuntimeDirectory=``)."""
-        return self.root / "run" / SERVICE_NAME
+        return self.socket.parent
 
     @property
     def socket(self) -> Path:
         """``/run/pc6band/control.sock``."""
-        return self.runtime_dir / "control.sock"
+        return self.root.joinpath(*SYSTEM_SOCKET)
 
     @property
     def unit(self) -> Path:
@@ -74,7 +78,7 @@ class SystemPaths:
 
 def system_paths() -> SystemPaths:
     """The system service's places; ``$PC6_SYSTEM_ROOT`` moves them (tests only)."""
-    return SystemPaths(Path(os.environ.get("PC6_SYSTEM_ROOT") or "/"))
+    return SystemPaths(Path(places.system_root()))
 
 
 def system_installed() -> bool:
@@ -84,25 +88,17 @@ def system_installed() -> bool:
 
 def state_dir() -> Path:
     """``$PC6_STATE_DIR``, else ``$XDG_STATE_HOME/pc6band``, else ``~/.local/state/pc6band``."""
-    override = os.environ.get("PC6_STATE_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "pc6band"
+    return Path(places.state_dir())
 
 
 def config_dir() -> Path:
     """``$PC6_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/pc6band``, else ``~/.config/pc6band``."""
-    override = os.environ.get("PC6_CONFIG_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "pc6band"
+    return Path(places.config_dir())
 
 
 def user_config_path() -> Path:
     """The user's own config file (it may not exist)."""
-    return config_dir() / "pc6band.toml"
+    return Path(places.user_config())
 
 
 def default_config_path() -> Path:
@@ -111,22 +107,12 @@ def default_config_path() -> Path:
     ``$PC6_CONFIG``; else the user's own file when it exists; else the system service's
     ``/etc/pc6band/pc6band.toml`` when it is installed; else the user's (missing: defaults).
     """
-    override = os.environ.get("PC6_CONFIG")
-    if override:
-        return Path(override)
-    own = user_config_path()
-    if own.exists() or "PC6_CONFIG_DIR" in os.environ:
-        return own
-    system = system_paths().config
-    return system if system.exists() else own
+    return Path(places.default_config())
 
 
 def is_system_config(path: Path) -> bool:
     """Whether ``path`` is the system service's config (so its defaults are the service's)."""
-    try:
-        return path.resolve() == system_paths().config.resolve()
-    except OSError:
-        return False
+    return places.is_system_config(str(path))
 
 
 def default_journal_path(config: Path | None = None) -> Path:
@@ -142,16 +128,4 @@ def default_socket_path(config: Path | None = None) -> Path:
     ``$PC6_SOCKET``; systemd's ``$RUNTIME_DIRECTORY`` (inside the service); the service's
     ``/run/pc6band/control.sock`` for the system config; ``$XDG_RUNTIME_DIR``; the state dir.
     """
-    override = os.environ.get("PC6_SOCKET")
-    if override:
-        return Path(override)
-    runtime = os.environ.get("RUNTIME_DIRECTORY")
-    if runtime:
-        # RUNTIME_DIRECTORY may list several directories separated by colons.
-        return Path(runtime.split(":")[0]) / "control.sock"
-    if config is not None and is_system_config(config):
-        return system_paths().socket
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return Path(xdg) / "pc6band.sock"
-    return state_dir() / "control.sock"
+    return Path(places.default_socket(None if config is None else str(config)))

@@ -1,26 +1,30 @@
-"""``pc6 ctl``: the daemon's client, one request and one reply over its Unix socket."""
+"""``pc6 ctl``: the daemon's client, one request and one reply over its Unix socket.
+
+This module is the stop button's start-up path (``cli/entry.py`` comes here for a command
+without arguments), so it imports almost nothing at the top: no ``pathlib``, ``json``,
+``contextlib`` or ``typing``, each of which (with the ``re`` and ``enum`` they pull in) costs
+the stop button milliseconds. ``bench/ctl_latency.py`` prints the time.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
-import re
-import socket
+import os
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+
+# The C half of `socket`: the same socket objects (socket.socket subclasses this type and
+# adds nothing used here), without the enum and selectors imports that cost ~3 ms.
+from _socket import AF_UNIX, SOCK_STREAM
+from _socket import socket as unix_socket
 
 from firmware_host.errors import InvalidInput, PC6Error
-
-#: A line, not a comment, that mentions ``socket`` (a key, a dotted key, an inline table).
-_NAMES_A_SOCKET = re.compile(r"(?m)^(?![ \t]*#).*socket")
 
 # Not `from typing import TYPE_CHECKING`: importing typing is a tenth of pc6 ctl's time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
     from typing import Any
 
 REPLY_TIMEOUT_S = 120.0  # `stop` answers once the soft ramp down has finished
@@ -65,56 +69,30 @@ def request_for(args: argparse.Namespace) -> dict[str, Any]:
     return command.request({a.field: getattr(args, a.field, None) for a in command.args})
 
 
-def socket_path(args: Any) -> Path:
+def socket_path(args: Any) -> str:
     """``--socket``, else the config's ``control.socket``, else the default.
 
-    Only ``control.socket`` is read from the config (with tomllib, not the full validating
-    reader, which costs more than the rest of ``pc6 ctl``): the stop button has to work
-    even while the rest of a config is being edited into shape.
+    Only ``control.socket`` is read from the config (see ``cli/ctl_config.py``), not the
+    whole file with the validating reader, which costs more than the rest of ``pc6 ctl``:
+    the stop button has to work even while the rest of a config is being edited into shape.
 
     Raises:
         InvalidInput: ``--config`` names no file, or the file is not TOML.
+        PC6Error: the config file cannot be read.
     """
     if args.socket:
-        return Path(args.socket)
-    from firmware_host.paths import default_config_path, default_socket_path
+        return str(args.socket)
+    from firmware_host import places
+    from firmware_host.cli.ctl_config import configured_socket
 
-    config = Path(args.config) if args.config else default_config_path()
-    return _configured_socket(config, named=args.config is not None) or default_socket_path(config)
-
-
-def _configured_socket(config: Path, *, named: bool) -> Path | None:
-    try:
-        raw = config.read_bytes()
-    except FileNotFoundError:
-        if named:
-            raise InvalidInput(f"{config}: no such config file") from None
-        return None
-    except OSError as err:
-        raise PC6Error(f"{config}: cannot read: {err.strerror or err}") from err
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InvalidInput(f"{config}: not valid TOML: {err}") from err
-    if not _NAMES_A_SOCKET.search(text):
-        return None  # no line outside a comment says "socket": parsing could find none
-    import tomllib  # only now: it is a quarter of the stop button's start-up
-
-    try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise InvalidInput(f"{config}: not valid TOML: {err}") from err
-    control = table.get("control")
-    value = control.get("socket") if isinstance(control, dict) else None
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{config}: control.socket: must be the path of the socket")
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else config.parent / path
+    config = str(args.config) if args.config else places.default_config()
+    named = args.config is not None
+    return configured_socket(config, named=named) or places.default_socket(config)
 
 
-def call(path: Path, request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
+def call(
+    path: str | os.PathLike[str], request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S
+) -> dict[str, Any]:
     """Send one request and wait for its reply.
 
     A full listen backlog (the daemon busy accepting) is retried for up to
@@ -123,19 +101,47 @@ def call(path: Path, request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S) 
     Raises:
         PC6Error: the daemon is not there, hung up without a reply, or sent no JSON.
     """
-    with _connect(path) as sock:
+    import json
+
+    return exchange(os.fspath(path), json.dumps(request).encode() + b"\n", timeout)
+
+
+def quick_request(action: str) -> bytes:
+    """The request line for a command without arguments, as ``call`` would encode it.
+
+    Written out rather than ``json.dumps``-ed: ``json`` imports ``re``, and ``action`` is
+    one of the plain words of ``cli.entry.NO_ARGUMENT_ACTIONS``.
+    """
+    return b'{"cmd": "' + action.encode("ascii") + b'"}\n'
+
+
+def exchange(path: str, line: bytes, timeout: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
+    """Send one request ``line`` (JSON and a newline) to ``path``; the reply, decoded.
+
+    Raises:
+        PC6Error: as :func:`call`.
+    """
+    sock = _connect(path)
+    try:
         sock.settimeout(timeout)
         # It may have answered and hung up before reading (a refusal): read that answer.
-        with contextlib.suppress(OSError):
-            sock.sendall(json.dumps(request).encode() + b"\n")
+        # (Not contextlib.suppress: importing contextlib costs the stop button ~0.7 ms.)
+        try:  # noqa: SIM105
+            sock.sendall(line)
+        except OSError:
+            pass
         data = _read_reply(sock, path, timeout)
+    finally:
+        sock.close()
     if not data.strip():
         raise PC6Error(
             f"the daemon at {path} closed the connection without a reply; "
             "see its log (journalctl -u pc6band)"
         )
+    from firmware_host.cli.json_reply import decode
+
     try:
-        reply = json.loads(data)
+        reply = decode(data)
     except ValueError as err:
         raise PC6Error(f"the daemon sent something that is not JSON: {data[:80]!r}") from err
     if not isinstance(reply, dict):
@@ -143,16 +149,16 @@ def call(path: Path, request: dict[str, Any], timeout: float = REPLY_TIMEOUT_S) 
     return reply
 
 
-def _connect(path: Path) -> socket.socket:
+def _connect(path: str) -> unix_socket:
     deadline = time.monotonic() + CONNECT_RETRY_S
     pause = 0.005
     while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = unix_socket(AF_UNIX, SOCK_STREAM)
         # With a timeout the socket is non-blocking, so a full backlog is EAGAIN at once
         # (handled below) instead of a wait in the kernel with no end.
         sock.settimeout(CONNECT_RETRY_S)
         try:
-            sock.connect(str(path))
+            sock.connect(path)
             return sock
         except OSError as err:
             sock.close()
@@ -164,7 +170,7 @@ def _connect(path: Path) -> socket.socket:
             raise PC6Error(_unreachable(path, err)) from None
 
 
-def _unreachable(path: Path, err: OSError) -> str:
+def _unreachable(path: str, err: OSError) -> str:
     if err.errno == errno.EAGAIN:
         return (
             f"the daemon at {path} did not accept within {CONNECT_RETRY_S:g} s "
@@ -181,7 +187,7 @@ def _unreachable(path: Path, err: OSError) -> str:
     )
 
 
-def _read_reply(sock: socket.socket, path: Path, timeout: float) -> bytes:
+def _read_reply(sock: unix_socket, path: str, timeout: float) -> bytes:
     data = b""
     while not data.endswith(b"\n") and len(data) <= MAX_REPLY:
         try:
@@ -198,13 +204,15 @@ def _read_reply(sock: socket.socket, path: Path, timeout: float) -> bytes:
 
 def main_args(args: argparse.Namespace) -> int:
     """Run ``pc6 ctl``: 0 when the daemon did it, 1 when it refused, 2 on bad input."""
-    return _send_and_show(args, request_for(args))
+    request = request_for(args)
+    return _show(args, call(socket_path(args), request))
 
 
-def _send_and_show(args: Any, request: dict[str, Any]) -> int:
-    reply = call(socket_path(args), request)
+def _show(args: Any, reply: dict[str, Any]) -> int:
     ok = reply.get("ok") is True
     if args.json:
+        import json
+
         print(json.dumps(reply, indent=2))
     if not ok:
         print(
@@ -265,10 +273,18 @@ def run_quick(options: dict[str, Any]) -> int:
 
     ``options`` holds ``socket``, ``config``, ``json`` and ``action`` (see cli/entry.py).
     """
-    from types import SimpleNamespace
+    args = _QuickArgs(options)
+    return _guarded(lambda: _show(args, exchange(socket_path(args), quick_request(args.action))))
 
-    args = SimpleNamespace(**options)
-    return _guarded(lambda: _send_and_show(args, {"cmd": args.action}))
+
+class _QuickArgs:
+    """The options of a quick line, named as argparse names them (not ``types``: ~0.3 ms)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.socket = options["socket"]
+        self.config = options["config"]
+        self.json = options["json"]
+        self.action = options["action"]
 
 
 def _guarded(run: Callable[[], int]) -> int:

@@ -71,13 +71,13 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    from firmware_host.plan.store import ProfileStore, check_schedule
+    from firmware_host.plan.store import ProfileStore
+    from firmware_host.service.reloading import check_night
     from firmware_host.session.config import default_config_path, load_config
 
     path = args.file or default_config_path()
     config = load_config(path, missing_ok=False)
-    store = ProfileStore(config.profile_dirs)
-    check_schedule(config, store)
+    check_night(config, ProfileStore(config.profile_dirs))  # as the daemon will check it
     from firmware_host.drive.actuator import backend_is_simulated
 
     simulated = backend_is_simulated(config.backend, config.backend_options)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from firmware_host.durations import parse_duration_ms
 from firmware_host.errors import DurationError, InvalidInput
-from firmware_host.service.authority import LEVEL_MAX
+from firmware_host.service.authority import LEVEL_MAX, Refused
 
 if TYPE_CHECKING:
     from firmware_host.service.daemon import Daemon
@@ -244,7 +244,9 @@ def _reset(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
 @command("reload", "read the config and profiles again")
 def _reload(daemon: Daemon, args: dict[str, Any], by: str) -> dict[str, Any]:
     error = daemon.reload()
-    changes = daemon.profiles.refresh()
+    changes = daemon.settings.profiles.refresh()
+    if error:  # refused: the previous config (if any) stays in use; say why
+        raise Refused(f"config: {error}")
     return {"config_error": error, "profiles": [f"{n}: {w}" for n, w in changes]}
 
 

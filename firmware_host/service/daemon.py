@@ -8,11 +8,13 @@ session start, the ping, a periodic check), never on a fixed tick.
 The parts it is made of, each in its own module: who is in control and what a person
 decided (``authority.py``: stop button > manual > schedule), when scheduled sessions are due
 (``scheduler.py``), what status says, from a read-only snapshot (``status.py``), and the
-control commands (``commands.py``, served by ``control.py``). This module holds the loop,
-the config, and the sessions themselves.
+control commands (``commands.py``, served by ``control.py``), the config and its profiles,
+read again on request or on edit (``reloading.py``). This module holds the loop and the
+sessions themselves.
 
 An invalid config never starts a session: the daemon keeps running, outputs off, and
-reports why until the file is fixed.
+reports why until the file is fixed; an invalid edit of a good config is refused, and the
+good one stays in use.
 """
 
 from __future__ import annotations
@@ -27,27 +29,25 @@ from typing import Any
 
 from firmware_host.clock import Clock
 from firmware_host.drive.actuator import Actuator, ActuatorKind, create_backend
-from firmware_host.errors import ConfigError, PC6Error, ProfileError
+from firmware_host.errors import PC6Error
 from firmware_host.experiment.tonight import start_scheduled
 from firmware_host.guard.events import GateEvent, Tripped
 from firmware_host.guard.gate import SafetyGate
-from firmware_host.guard.preview import refuse_beyond_ceiling
-from firmware_host.paths import default_journal_path
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.schedule import Occurrence
-from firmware_host.plan.store import ProfileStore, check_profile, check_schedule
 from firmware_host.plan.timeline import Timeline
 from firmware_host.play.engine import EndReason, Engine, SessionResult
 from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
 from firmware_host.service.authority import LEVEL_MAX, Authority, Refused
 from firmware_host.service.clock_sync import ClockSyncCheck
+from firmware_host.service.reloading import Settings
 from firmware_host.service.scheduler import Scheduler
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
 from firmware_host.session.assembly import Journaling, Overrides, Session, resolve
 from firmware_host.session.budget import BudgetUsedUp
-from firmware_host.session.config import Config, load_config
+from firmware_host.session.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -100,17 +100,16 @@ class Daemon:
         actuator_factory: ActuatorFactory = default_actuator,
         config: Config | None = None,
     ) -> None:
-        self.config_path = config_path
         self.clock = clock
         self.notifier = notifier or Notifier(None)
         self.actuator_factory = actuator_factory
-        self.config: Config | None = None
-        self.config_error: str | None = None
-        self.profiles = ProfileStore()
-        self._preloaded = config
-        self._config_stamp: tuple[int, int] | None = None
-        self._journal = journal
-        self._journal_given = journal is not None
+        self.settings = Settings(
+            config_path,
+            note=lambda kind, detail: self._note(None, kind, detail),
+            busy=lambda: self.running is not None,
+            journal=journal,
+            config=config,
+        )
         self.running: Running | None = None
         self.pending: list[Pending] = []
         self.authority = Authority(self._keep)
@@ -152,15 +151,23 @@ class Daemon:
         for note in self.authority.restore(kept, self.clock.wall()):
             self._note(None, "restored", note)
 
-    # -- life cycle ----------------------------------------------------------------------
+    # -- the config, its profiles and journal (see reloading.py) -------------------------
+
+    @property
+    def config(self) -> Config | None:
+        """The config in use; None while it is invalid (``settings.error`` says why)."""
+        return self.settings.config
 
     @property
     def journal(self) -> Journal:
         """The journal (opened on first use, at the configured path)."""
-        if self._journal is None:
-            path = self.config.journal if self.config else default_journal_path()
-            self._journal = Journal(path)
-        return self._journal
+        return self.settings.journal
+
+    def reload(self) -> str | None:
+        """Read the config and its profiles again; returns the error that keeps it unusable."""
+        return self.settings.reload()
+
+    # -- life cycle ----------------------------------------------------------------------
 
     async def run(self) -> None:
         """Serve until :meth:`request_stop`; outputs are off when it returns.
@@ -169,7 +176,7 @@ class Daemon:
             Exception: a bug in the loop itself, once the running session has been tripped
                 off and the trip latched (kept across the restart systemd then makes).
         """
-        if self.config is None and self.config_error is None:
+        if not self.settings.loaded:
             self.reload()
         self._restore()
         self._note(None, "daemon", f"started; {daemon_status.summary(self.snapshot(upcoming=0))}")
@@ -207,48 +214,6 @@ class Daemon:
         self._stopping = True
         self._wake()
 
-    def reload(self) -> str | None:
-        """Read the config and its profiles again; returns the error that keeps it unusable."""
-        try:
-            config = self._preloaded or load_config(self.config_path)
-            same = self.config is not None and self.config.profile_dirs == config.profile_dirs
-            store = self.profiles if same else ProfileStore(config.profile_dirs)
-            check_schedule(config, store)
-        except Exception as err:  # any failure here means "config unusable"
-            # A bug or an OS surprise while reading config must not take the daemon down:
-            # it stays up, outputs off, and says why.
-            if not isinstance(err, PC6Error):
-                logger.exception("unexpected error while loading the config")
-            first = self.config is None and self.config_error is None
-            changed = str(err) != self.config_error
-            self.config, self.config_error = None, str(err)
-            if changed or first:
-                logger.error("config invalid, no session will start: %s", err)
-                self._note(None, "config", f"invalid, no session will start: {err}")
-            return self.config_error
-        if self.config_error or (self.config and self.config.sha256 != config.sha256):
-            self._note(None, "config", f"loaded {config.source}")
-        self.config, self.config_error, self.profiles = config, None, store
-        self._follow_journal(config.journal)
-        self._config_stamp = _stamp(self.config_path)
-        return None
-
-    def _follow_journal(self, path: Path) -> None:
-        """Move to the configured journal (an invalid config had left us on the default)."""
-        if self._journal_given or self._journal is None or self._journal.path == path:
-            return
-        if self.running is None:
-            self._journal.close()
-            self._journal = None
-
-    @staticmethod
-    def _check_profile(store: ProfileStore, config: Config, name: str, key: str) -> None:
-        loaded = check_profile(store, config.kind.value, name, key)
-        try:  # continuous stimulation beyond the hard ceiling is a mistake, as in pc6 run
-            refuse_beyond_ceiling(loaded.timeline, config.kind)
-        except ProfileError as err:
-            raise ConfigError(f"{key}: {err}") from None
-
     # -- the loop ------------------------------------------------------------------------
 
     def _tick(self) -> None:
@@ -258,7 +223,7 @@ class Daemon:
             self.notifier.watchdog()
             self._next_ping = now + interval
         if now >= self._next_check - 1e-6:
-            self._housekeeping()
+            self.settings.refresh()
             period = self.config.check_every_s if self.config else 30.0
             self._next_check = now + period
         self.authority.expire_hold(self.clock.wall())  # a hold ends with its night
@@ -295,18 +260,6 @@ class Daemon:
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
-
-    def _housekeeping(self) -> None:
-        if self._preloaded is None and _stamp(self.config_path) != self._config_stamp:
-            self.reload()
-        try:
-            changes = self.profiles.refresh()
-        except Exception as err:  # an edited profile must never take the daemon down
-            logger.exception("profile refresh failed")
-            self._note(None, "profile", f"refresh failed, previous versions kept: {err}")
-            return
-        for name, what in changes:
-            self._note(None, "profile", f"{name}: {what}")
 
     # -- schedules -----------------------------------------------------------------------
 
@@ -369,7 +322,7 @@ class Daemon:
 
     def _refuse_if_blocked(self) -> None:
         if self.config is None:
-            raise Refused(f"config invalid: {self.config_error}")
+            raise Refused(f"config invalid: {self.settings.error}")
         if why := self.authority.refusal(self.clock.wall()):
             raise Refused(why)
 
@@ -384,8 +337,7 @@ class Daemon:
         assert self.config is not None
         if self.running is not None:
             raise Refused(f"session {self.running.profile} is running")
-        self._check_profile(self.profiles, self.config, name, "profile")
-        loaded = self.profiles.get(name)
+        loaded = self.settings.check_profile(name, "profile")
         session = self._build_session(loaded.profile, loaded.timeline, origin)
         assert session.engine is not None and session.gate is not None
         assert session.session_id is not None
@@ -479,7 +431,7 @@ class Daemon:
         """A manual start, now or after ``delay_s``; replaces a running session."""
         self._refuse_if_blocked()
         assert self.config is not None
-        self._check_profile(self.profiles, self.config, name, "profile")
+        self.settings.check_profile(name, "profile")
         if delay_s > 0:
             due = self.clock.now() + delay_s
             self.pending.append(Pending(due, name, f"{by}, delayed"))
@@ -595,14 +547,14 @@ class Daemon:
         return Snapshot(
             wall=wall,
             config=self.config,
-            config_error=self.config_error,
+            config_error=self.settings.error,
             trip=self.authority.trip,
             # A hold that has run out is over, whether or not the loop has cleared it yet.
             hold=self.authority.hold_in_force(wall),
             snoozed_until=self.authority.snoozed_until,
             synced=self.scheduler.synced,
             session=session,
-            profile_errors=dict(self.profiles.errors),
+            profile_errors=dict(self.settings.profiles.errors),
             pending=tuple((p.profile, p.due - now) for p in self.pending),
             upcoming=tuple(self.upcoming(upcoming)),
         )
@@ -620,13 +572,3 @@ class Daemon:
             self.journal.event(session_id, at=self.clock.wall(), kind=kind, detail=detail)
         except PC6Error:
             logger.exception("journal write failed (%s: %s)", kind, detail)
-
-
-def _stamp(path: Path | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)

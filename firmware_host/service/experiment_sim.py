@@ -10,14 +10,12 @@ analysis as ``pc6 experiment analyze`` answers.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from firmware_host.clock import LoopClock
 from firmware_host.experiment import analysis, diary
 from firmware_host.experiment.design import ACTIVE, RUN_IN
 from firmware_host.experiment.plan import Request, plan
@@ -26,9 +24,7 @@ from firmware_host.experiment.store import Store
 from firmware_host.experiment.unblind import verify
 from firmware_host.plan.schedule import night_bounds
 from firmware_host.record.journal import Journal
-from firmware_host.service.daemon import Daemon
-from firmware_host.service.night import twin_factory
-from firmware_host.service.sdnotify import Notifier
+from firmware_host.service.night import run_daemon_virtually, twin_factory
 from firmware_host.session.config import load_config
 
 TZ = "Europe/Berlin"
@@ -83,7 +79,8 @@ def run_end_to_end(
             )
         last = START + dt.timedelta(days=nights + run_in - 1)
         with Journal(config.journal) as journal:
-            _run_nights(config, journal, night_bounds(START, tz)[0], night_bounds(last, tz)[1])
+            start, end = night_bounds(START, tz)[0], night_bounds(last, tz)[1]
+            run_daemon_virtually(config, journal, start, end, twin_factory(config))
             rows = journal.recent(10**9)
         with Store(config.journal) as store:
             _write_diaries(store, model, rng, tz)
@@ -100,34 +97,6 @@ def run_end_to_end(
             f"SIMULATED end to end: {sessions} sessions on virtual time, unblinding {checked}\n"
             + analysis.describe(result)
         )
-
-
-def _run_nights(config: Any, journal: Journal, start: float, end: float) -> None:
-    import async_solipsism
-
-    async def main() -> None:
-        clock = LoopClock(simulated=True, epoch=start)
-        clock.wall()
-        daemon = Daemon(
-            None,
-            clock=clock,
-            journal=journal,
-            notifier=Notifier(None),
-            clock_synced=lambda: True,
-            actuator_factory=twin_factory(config),
-            config=config,
-        )
-        daemon.reload()
-        task = asyncio.get_running_loop().create_task(daemon.run())
-        await clock.sleep_until(clock.now() + (end - clock.wall()))
-        daemon.request_stop()
-        await task
-
-    loop = async_solipsism.EventLoop()
-    try:
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
 
 
 def _write_diaries(store: Store, model: Model, rng: Any, tz: dt.tzinfo) -> None:

@@ -130,7 +130,9 @@ def simulate_night(
             check_every_s=max(config.check_every_s, 3600.0),
         )
         with Journal(journal_path) as journal:
-            _run(sim_config, journal, start, end, twin_factory(config, link_latency))
+            run_daemon_virtually(
+                sim_config, journal, start, end, twin_factory(config, link_latency)
+            )
             report = morning_report(journal, night, tz)
             events = journal.events_between(start, end + 86400)
             sessions = journal.sessions_between(start, end)
@@ -144,7 +146,17 @@ def simulate_night(
     return NightResult(report, len(sessions), tripped, limits, twin_name(config, link_latency))
 
 
-def _run(config: Config, journal: Journal, start: float, end: float, factory: Any) -> None:
+def run_daemon_virtually(
+    config: Config, journal: Journal, start: float, end: float, factory: Any
+) -> None:
+    """The real daemon on the virtual clock, from ``start`` to ``end`` (wall seconds).
+
+    ``pc6 sim night`` runs one night this way, ``pc6 sim experiment --end-to-end`` a whole
+    experiment; ``factory`` makes the actuators (see :func:`twin_factory`).
+
+    Raises:
+        ConfigError: the daemon refused the config or a scheduled profile.
+    """
     import async_solipsism
 
     async def main() -> None:
@@ -160,8 +172,8 @@ def _run(config: Config, journal: Journal, start: float, end: float, factory: An
             config=config,
         )
         daemon.reload()
-        if daemon.config_error:
-            raise ConfigError(daemon.config_error)
+        if daemon.settings.error:
+            raise ConfigError(daemon.settings.error)
         task = asyncio.get_running_loop().create_task(daemon.run())
         await clock.sleep_until(clock.now() + (end - clock.wall()))
         daemon.request_stop()

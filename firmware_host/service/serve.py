@@ -34,8 +34,8 @@ async def _serve(config_path: Path) -> int:
     daemon = Daemon(config_path, clock=RealClock(), notifier=Notifier.from_env())
     daemon.reload()
     config = daemon.config
-    if daemon.config_error:
-        _say(f"pc6 daemon: config invalid, no session will start: {daemon.config_error}", True)
+    if daemon.settings.error:
+        _say(f"pc6 daemon: config invalid, no session will start: {daemon.settings.error}", True)
     elif config is not None and backend_is_simulated(config.backend, config.backend_options):
         # The backend's own answer, as in `ctl status` and every session's banner.
         _say(f"pc6 daemon: SIMULATED — backend {config.backend}, nothing physical moves")

@@ -139,14 +139,14 @@ def test_log_night_plot_csv(home: Path, tmp_path: Path) -> None:
 
     from firmware_host.plan.schedule import night_bounds
     from firmware_host.record.journal import Journal
-    from firmware_host.service.night import _run, twin_factory
+    from firmware_host.service.night import run_daemon_virtually, twin_factory
     from firmware_host.session.config import load_config
 
     path = write_config(home, NIGHT)
     config = load_config(path)
     start, end = night_bounds(dt.date(2026, 3, 28), config.tz)
     with Journal(config.journal) as journal:
-        _run(config, journal, start, end, twin_factory(config))
+        run_daemon_virtually(config, journal, start, end, twin_factory(config))
     code, out, _ = pc6("log", "--config", str(path))
     assert code == 0 and "night of 2026-03-28" in out and out.count("short") == 5
     code, out, _ = pc6("log", "--config", str(path), "--night", "2026-03-28")

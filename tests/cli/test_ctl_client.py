@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import ast
 import json
 import socket
 import subprocess
@@ -10,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from startup_testlib import bare_python
 
 PC6 = str(Path(sys.executable).parent / "pc6")
 
@@ -59,28 +62,62 @@ def test_no_daemon_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert "cannot reach the daemon" in run.stderr and "Traceback" not in run.stderr
 
 
+#: What the stop button must not import: each costs it milliseconds (bench/ctl_latency.py).
+COSTLY = {
+    "argparse", "collections", "contextlib", "dataclasses", "enum", "functools", "inspect",
+    "json", "pathlib", "re", "selectors", "socket", "tomllib", "types", "typing", "urllib",
+}  # fmt: skip
+
+
 def test_ctl_imports_only_its_client(tmp_path: Path) -> None:
-    # The stop button over SSH: `pc6 ctl stop` must not pay for the rest of the CLI (a
-    # budget of modules, not of milliseconds; bench/ctl_latency.py prints the time).
+    # The stop button over SSH: `pc6 ctl stop` must not pay for the rest of the CLI, nor for
+    # the standard library's heavier modules (a budget of modules, not of milliseconds;
+    # bench/ctl_latency.py prints the time). Without `site`, so nothing is imported first.
+    path = tmp_path / "ctl.sock"
     config = tmp_path / "pc6band.toml"
-    config.write_text(f'[control]\nsocket = "{tmp_path / "ctl.sock"}"\n')
+    config.write_text(f'[control]\nsocket = "{path}"  # the socket\n')
     code = (
-        "import json, sys; from firmware_host.cli.entry import main; "
+        "import sys; before = set(sys.modules); from firmware_host.cli.entry import main; "
         f"sys.argv = ['pc6', 'ctl', '--config', {str(config)!r}, 'stop']; rc = main(); "
-        "print(rc, json.dumps(sorted(m for m in sys.modules if m.startswith('firmware_host'))))"
+        "print(rc, sorted(set(sys.modules) - before))"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert f"cannot reach the daemon at {tmp_path / 'ctl.sock'}" in run.stderr
-    rc, modules = run.stdout.split(" ", 1)
-    assert rc == "1"
-    assert json.loads(modules) == [
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(1)
+        # A hand-written stand-in for the daemon: a real one would import nothing less here.
+        reply = b'{"ok": true, "cmd": "stop", "id": 1}\n'
+        thread = threading.Thread(target=_answer_once, args=(listener, reply))
+        thread.start()
+        run = bare_python(code)
+        thread.join(timeout=60)
+    said, last = run.stdout.splitlines()
+    rc, modules = last.split(" ", 1)
+    assert said == "stop: ok", run
+    assert rc == "0", run
+    imported = set(ast.literal_eval(modules))
+    assert sorted(m for m in imported if m.startswith("firmware_host")) == [
         "firmware_host",
         "firmware_host.cli",
         "firmware_host.cli.ctl",
+        "firmware_host.cli.ctl_config",
         "firmware_host.cli.entry",
+        "firmware_host.cli.json_reply",
         "firmware_host.errors",
-        "firmware_host.paths",
+        "firmware_host.places",
     ]
+    assert not {m.partition(".")[0] for m in imported} & COSTLY, sorted(imported)
+
+
+def test_the_quick_request_is_the_request_the_full_parser_builds() -> None:
+    from firmware_host.cli.ctl import quick_request, register, request_for
+    from firmware_host.cli.entry import NO_ARGUMENT_ACTIONS
+
+    parser = argparse.ArgumentParser(prog="pc6")
+    register(parser.add_subparsers(dest="command"))
+    for action in NO_ARGUMENT_ACTIONS:
+        line = quick_request(action)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        assert json.loads(line) == request_for(parser.parse_args(["ctl", action])), action
 
 
 def test_the_quick_path_covers_exactly_the_commands_without_arguments() -> None:

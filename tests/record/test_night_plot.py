@@ -56,7 +56,7 @@ def test_sim_night_plot_of_a_dst_night_is_labelled_and_marked(tmp_path: Path) ->
     from firmware_host.plan.schedule import night_bounds
     from firmware_host.record import night_plot
     from firmware_host.record.journal import Journal
-    from firmware_host.service.night import _run, twin_factory
+    from firmware_host.service.night import run_daemon_virtually, twin_factory
     from firmware_host.session.config import load_config
 
     config = load_config(DST_NIGHT)
@@ -64,7 +64,7 @@ def test_sim_night_plot_of_a_dst_night_is_labelled_and_marked(tmp_path: Path) ->
     night = dt.date(2026, 3, 28)
     start, end = night_bounds(night, LONDON)
     with Journal(config.journal) as journal:
-        _run(config, journal, start, end, twin_factory(config))
+        run_daemon_virtually(config, journal, start, end, twin_factory(config))
         fig = night_plot.draw_night(journal, night, LONDON)
     ax = fig.axes[0]
     assert ax.get_xlabel().startswith("local time (Europe/London, GMT → BST)")

@@ -23,9 +23,18 @@ import time
 from pathlib import Path
 
 import pytest
-from exit_testlib import FifoWatch, buggy_pc6, journal_trace, paired_sim_band, pin_line
+from exit_testlib import (
+    PC6,
+    FifoWatch,
+    buggy_pc6,
+    journal_trace,
+    paired_sim_band,
+    pin_line,
+)
+from exit_testlib import child_env as _env
+from exit_testlib import ctl_child as _ctl
+from exit_testlib import daemon_child as _daemon
 
-PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
 THREE = """name = "three"
 description = "three seconds on"
 kinds = ["vibration"]
@@ -66,43 +75,6 @@ socket = "{tmp / "ctl.sock"}"
 """
     )
     return config
-
-
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PC6_STATE_DIR": str(tmp / "state"),
-        "PC6_CONFIG_DIR": str(tmp / "cfg"),
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
-
-
-def _daemon(
-    tmp: Path, config: Path, pc6: list[str] = PC6, stdout: int = subprocess.PIPE, **env: str
-) -> subprocess.Popen[str]:
-    child = subprocess.Popen(
-        [*pc6, "daemon", "--config", str(config)],
-        env=_env(tmp, **env),
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while _ctl(tmp, config, "status").returncode != 0:  # until its socket answers
-        assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "the daemon's socket never answered"
-    return child
-
-
-def _ctl(tmp: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*PC6, "ctl", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=_env(tmp),
-        timeout=30,
-    )
 
 
 def _sessions(tmp: Path) -> list[tuple[float | None, float | None, str | None]]:
@@ -218,7 +190,7 @@ def test_every_stop_signal_turns_a_bands_output_off(tmp_path: Path, sig: str) ->
 #   does not clear it), says so in one line and exits 1 for systemd to restart it.
 BUG_IN = {
     "session": "firmware_host.play.engine:Engine._note_lateness",
-    "daemon": "firmware_host.service.daemon:Daemon._housekeeping",
+    "daemon": "firmware_host.service.reloading:Settings.refresh",  # the periodic check
 }
 CHECK_EACH_SECOND = '[daemon]\ncheck_every = "1s"\n'  # the loop's periodic work, soon
 

@@ -103,3 +103,25 @@ def test_missing_profile_in_schedule_is_a_config_error(home: Path) -> None:
     run_virtual(lambda: night(config, T0, local(22, 10), during=script))
     assert "schedule[0].profile" in seen["status"]["config_error"]
     assert started_at(home) == []
+
+
+def test_an_invalid_edit_of_a_good_config_keeps_it_in_use(home: Path) -> None:
+    """As with a profile: the edit is refused and said so; tonight's schedule plays on."""
+    config = write_config(home, '[[schedule]]\nat = "22:05"\nprofile = "short"\n')
+    seen: dict[str, Any] = {}
+
+    async def script(daemon: Daemon, clock: LoopClock) -> None:
+        await until(clock, local(22, 0))
+        config.write_text(config.read_text().replace('at = "22:05"', 'at = "22:05"\nevery = "1h"'))
+        seen["reload"] = await ctl(daemon, "reload")
+        seen["status"] = await ctl(daemon, "status")
+        await until(clock, local(22, 10))
+
+    run_virtual(lambda: night(config, T0, local(22, 10), during=script))
+    assert not seen["reload"]["ok"] and "schedule[0].every" in seen["reload"]["error"]
+    assert "previous config stays in use" in seen["reload"]["error"]
+    status = seen["status"]
+    assert status["state"] == "idle", status  # before: "config-invalid", and nothing played
+    assert "schedule[0].every: not used with 'at'" in status["config_error"]
+    assert [round(t) for t, _ in started_at(home)] == [local(22, 5)]
+    assert any("edit refused" in d for d in _events(home, "config"))

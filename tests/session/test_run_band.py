@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from exit_testlib import csv_rows, paired_sim_band
 
 PC6 = [sys.executable, "-m", "firmware_host.cli.main"]
 PROFILE = """name = "short"
@@ -29,13 +28,6 @@ over = "300ms"
 """
 
 
-def _rows(path: Path) -> list[tuple[float, float]]:
-    with path.open() as f:
-        reader = csv.reader(f)
-        assert next(reader) == ["t_s", "level"]
-        return [(float(a), float(b)) for a, b in reader]
-
-
 @pytest.mark.realtime
 def test_run_over_serial_plays_the_profile_on_the_band(tmp_path: Path) -> None:
     env = {
@@ -43,25 +35,7 @@ def test_run_over_serial_plays_the_profile_on_the_band(tmp_path: Path) -> None:
         "PC6_CONFIG_DIR": str(tmp_path / "cfg"),
         "PC6_STATE_DIR": str(tmp_path / "state"),
     }
-    band_trace = tmp_path / "band.csv"
-    band = subprocess.Popen(
-        [*PC6, "sim", "band", "--serial", "--trace", str(band_trace)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert band.stdout is not None
-        port = band.stdout.readline().strip()
-        pair = subprocess.run(
-            [*PC6, "band", "pair", "--port", port],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=30,
-        )
-        assert pair.returncode == 0, pair.stderr
+    with paired_sim_band(tmp_path, PC6, env) as (port, watch):
         profile = tmp_path / "short.toml"
         profile.write_text(PROFILE)
         run = subprocess.run(
@@ -83,10 +57,7 @@ def test_run_over_serial_plays_the_profile_on_the_band(tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stderr
         assert "session completed" in run.stdout
-    finally:
-        band.send_signal(signal.SIGTERM)
-        band.wait(timeout=10)
-    rows = _rows(band_trace)
+    rows = csv_rows(watch.lines)  # all the band wrote, up to its exit
     peak = max(v for _, v in rows)
     assert peak == pytest.approx(0.6, abs=1e-3)
     assert rows[-1][1] == 0

@@ -17,7 +17,7 @@ from daemon_testlib import run_virtual, utc, write_config
 from firmware_host.clock import LoopClock
 from firmware_host.record.journal import Journal
 from firmware_host.service.daemon import Daemon
-from firmware_host.service.night import _run, twin_factory
+from firmware_host.service.night import run_daemon_virtually, twin_factory
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.session.config import load_config
 
@@ -102,7 +102,7 @@ def _by_sim_night(home: Path, config_path: Path) -> list[tuple[float, float]]:
     config = load_config(config_path)
     start, end = night_bounds(dt.date(2026, 3, 28), config.tz)
     with Journal(home / "night.sqlite") as journal:
-        _run(config, journal, start, end, twin_factory(config))
+        run_daemon_virtually(config, journal, start, end, twin_factory(config))
         (session,) = journal.sessions_between(start, end)
         saved = journal.trace(session.id)
     assert saved is not None

@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from firmware_host.drive.actuator import ActuatorKind
 from firmware_host.drive.gpio.pressure import ControlSettings, PadCalibration, SensorCalibration
@@ -54,6 +54,11 @@ class VibrationConfig:
     stall_s: float = _opt(0.08, 0, 5, open_low=True)
     stall_rate_hz: float = _opt(50.0, 1, 1000)
 
+    # The tables of the shared rules (see _check_ordered and _check_outputs).
+    ORDERED: ClassVar[tuple[tuple[str, str, bool], ...]] = (("min_duty", "max_duty", False),)
+    OUTPUTS: ClassVar[tuple[str, ...]] = ("pin", "enable_pin")
+    SPI_USER: ClassVar[str] = "current_channel"
+
     def check(self) -> None:
         """Cross-option rules."""
         if not self.active_high:
@@ -63,18 +68,8 @@ class VibrationConfig:
                 "gpio.active_high: must be true; wire the driver so that a low pin is off "
                 "(see docs/gpio-wiring.md)"
             )
-        if self.min_duty > self.max_duty:
-            raise ConfigError(
-                f"gpio.min_duty: must be at most gpio.max_duty "
-                f"({self.max_duty:g}), got {self.min_duty:g}"
-            )
-        _output_pin("pin", self.pin)
-        if self.enable_pin is not None:
-            _output_pin("enable_pin", self.enable_pin)
-        _distinct(
-            {"pin": self.pin, "enable_pin": self.enable_pin},
-            uses_spi=self.current_channel is not None,
-        )
+        _check_ordered(self)
+        _check_outputs(self)
 
 
 @dataclass(frozen=True)
@@ -106,13 +101,14 @@ class PressureConfig:
     stuck_samples: int = _opt(12, 2, 1000)
     no_contact_s: float = _opt(0.03, 0, 1, open_low=True)
 
+    # The tables of the shared rules (see _check_ordered and _check_outputs).
+    ORDERED: ClassVar[tuple[tuple[str, str, bool], ...]] = (("min_pulse_ms", "max_pulse_ms", True),)
+    OUTPUTS: ClassVar[tuple[str, ...]] = ("pin", "deadman_pin")
+    SPI_USER: ClassVar[str] = "sensor_channel"
+
     def check(self) -> None:
         """Cross-option rules."""
-        if self.min_pulse_ms >= self.max_pulse_ms:
-            raise ConfigError(
-                f"gpio.min_pulse_ms: must be below gpio.max_pulse_ms "
-                f"({self.max_pulse_ms:g}), got {self.min_pulse_ms:g}"
-            )
+        _check_ordered(self)
         lo, mid, hi = self.release, self.contact, self.maximum
         if not (lo < mid < hi or lo > mid > hi):
             raise ConfigError(
@@ -125,13 +121,7 @@ class PressureConfig:
                 f"sensor_full < 1 - sensor_rail, got {self.sensor_rail:g}, "
                 f"{self.sensor_zero:g}, {self.sensor_full:g}"
             )
-        _output_pin("pin", self.pin)
-        if self.deadman_pin is not None:
-            _output_pin("deadman_pin", self.deadman_pin)
-        _distinct(
-            {"pin": self.pin, "deadman_pin": self.deadman_pin},
-            uses_spi=self.sensor_channel is not None,
-        )
+        _check_outputs(self)
         if self.pin not in HARDWARE_PWM_PINS:
             logger.warning(
                 "gpio.pin: GPIO %d has no hardware PWM; servo pulses may jitter "
@@ -220,17 +210,31 @@ def _value(f: Any, raw: Any) -> Any:
     return value
 
 
-def _output_pin(option: str, pin: int) -> None:
-    if pin in BOOT_HIGH_PINS:
-        raise ConfigError(
-            f"gpio.{option}: GPIO {pin} is pulled high at boot (or is the "
-            "UART), so the output would be on until pc6 starts; use a pin "
-            "pulled low at boot such as 12, 13, 18, 19, 23 or 24"
-        )
+def _check_ordered(config: GpioConfig) -> None:
+    """The class's ``ORDERED`` pairs of options are in order: (lower, upper, strictly)."""
+    for lower, upper, strictly in config.ORDERED:
+        low, high = getattr(config, lower), getattr(config, upper)
+        if low > high or (strictly and low == high):
+            bound = "below" if strictly else "at most"
+            raise ConfigError(f"gpio.{lower}: must be {bound} gpio.{upper} ({high:g}), got {low:g}")
 
 
-def _distinct(pins: dict[str, int | None], *, uses_spi: bool) -> None:
+def _check_outputs(config: GpioConfig) -> None:
+    """The output pins are low at boot, distinct, and off SPI0 while the MCP3008 is used.
+
+    The class's ``OUTPUTS`` name them (None: not wired); its option ``SPI_USER``, when set,
+    means the MCP3008 is wired.
+    """
+    pins: dict[str, int | None] = {name: getattr(config, name) for name in config.OUTPUTS}
     seen: dict[int, str] = {}
+    uses_spi = getattr(config, config.SPI_USER) is not None
+    for option, pin in pins.items():
+        if pin is not None and pin in BOOT_HIGH_PINS:
+            raise ConfigError(
+                f"gpio.{option}: GPIO {pin} is pulled high at boot (or is the "
+                "UART), so the output would be on until pc6 starts; use a pin "
+                "pulled low at boot such as 12, 13, 18, 19, 23 or 24"
+            )
     for option, pin in pins.items():
         if pin is None:
             continue
