@@ -13,10 +13,12 @@ SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 def test_every_python_folder_is_a_listed_package() -> None:
     # The list is explicit (the sim/ and device/ folders install under other names); a new
     # subpackage missing from it imports in a developer's tree but not from a wheel.
+    # A folder of data files only (web/static) counts too: setuptools warns on every install
+    # about a data folder that is not a listed package, and may stop shipping it.
     folders = {
         ".".join(p.parent.relative_to(ROOT).parts)
-        for p in (ROOT / "firmware_host").rglob("*.py")
-        if "__pycache__" not in p.parts
+        for p in (ROOT / "firmware_host").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
     }
     missing = sorted(folders - set(SETUPTOOLS["packages"]))
     assert missing == [], f"add to [tool.setuptools] packages in pyproject.toml: {missing}"

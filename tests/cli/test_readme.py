@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from firmware_host.durations import format_duration
@@ -30,3 +32,30 @@ def test_the_pictures_it_shows_exist_and_it_says_pc6_is_not_on_path() -> None:
     quick = README[README.index("## Quick start") : README.index("## What a run looks like")]
     assert "not on your `PATH`" in quick and ". .venv/bin/activate" in quick
     assert "pip install '.[plot]'" not in README  # fails in the quick-start venv
+
+
+def test_the_gate_example_quotes_what_pc6_profile_show_prints() -> None:
+    # The README's worked example of the gate reshaping a breathing pattern: its two doses
+    # are what a builder sees when they run the command on the linked file.
+    asked, gets = re.search(
+        r"asked for as dose ([\d.]+) but gets ([\d.]+) on pressure", README
+    ).groups()  # type: ignore[union-attr]
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "firmware_host.cli.main",
+            "profile",
+            "show",
+            "docs/examples/inhale-4-press-6.toml",
+            "--kind",
+            "pressure",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    dose = re.search(r"^\s*dose\s+([\d.]+) level·s\s+([\d.]+) level·s", shown, re.M)
+    assert dose is not None, shown
+    assert (float(asked), float(gets)) == (float(dose[1]), float(dose[2]))

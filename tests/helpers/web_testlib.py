@@ -22,12 +22,24 @@ PC6 = str(BIN / "pc6")
 START_TIMEOUT_S = 60.0
 
 
+def evening_zone(local_hour: int = 20) -> str:
+    """A fixed-offset zone where it is about ``local_hour`` o'clock now.
+
+    The daemon runs on the real clock, and what the page shows depends on the local hour
+    (the diary comes first in the morning; a diary filled in after midnight is about the
+    night still going on, so a 06:45 rising is "in the future"). Putting the daemon in an
+    evening zone makes every run see the same evening, whatever the hour of CI.
+    """
+    offset = (local_hour - time.gmtime().tm_hour + 12) % 24 - 12  # -12 … +11
+    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3
+
+
 def write_config(home: Path, schedule_at: str = "23:30") -> Path:
     """A simulator config with one scheduled session (so "tonight" has something)."""
     (home / "profiles").mkdir(exist_ok=True)
     path = home / "pc6band.toml"
     path.write_text(
-        'timezone = "Europe/Berlin"\nrequire_clock_sync = false\n'
+        f'timezone = "{evening_zone()}"\nrequire_clock_sync = false\n'
         f'[profiles]\ndirs = ["{home / "profiles"}"]\n'
         f'[journal]\npath = "{home / "journal.sqlite"}"\n'
         f'[control]\nsocket = "{home / "ctl.sock"}"\n'
