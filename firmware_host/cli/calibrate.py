@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -120,25 +121,79 @@ async def _probe(
 
 
 class KeyboardAnswers:
-    """Enter on the terminal (read in a thread, so the loop keeps the lease alive)."""
+    """Enter on the terminal, read as the event loop sees it arrive.
 
-    def __init__(self) -> None:
-        self._pending: asyncio.Future[str] | None = None
+    No thread waits in ``readline``: such a thread kept the process alive after every way
+    out until somebody pressed Enter. A line typed while the output rests counts for the
+    next level, as a person pressing a little late would expect.
+    """
+
+    def __init__(self, fd: int | None = None) -> None:
+        self._fd = sys.stdin.fileno() if fd is None else fd
+        self._lines = 0  # Enters not yet taken
+        self._partial = False  # something typed, no Enter yet
+        self._ended = False
+        self._arrived = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pollable = True
 
     async def wait(self, timeout_s: float) -> bool:
-        """True when Enter came within ``timeout_s``."""
-        loop = asyncio.get_running_loop()
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(loop.run_in_executor(None, sys.stdin.readline))
-        done, _ = await asyncio.wait({self._pending}, timeout=timeout_s)
-        if done:
-            line = self._pending.result()
-            self._pending = None
-            if line == "":
-                # End of input is nobody answering: never save levels no one confirmed.
-                raise InvalidInput("calibration needs answers on a terminal (stdin closed)")
+        """True when Enter came within ``timeout_s``.
+
+        Raises:
+            InvalidInput: stdin ended: nobody is there to answer.
+        """
+        if self._loop is None:
+            self._watch()
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not self._lines and not self._ended:
+            if not self._pollable:
+                self._read()  # a file, or /dev/null: reading it never blocks
+                continue
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            self._arrived.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancellation (a
+            # way out) that comes together with the line it was waiting for.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._arrived.wait()
+        if self._lines:
+            self._lines -= 1
             return True
-        return False
+        # End of input is nobody answering: never save levels no one confirmed.
+        raise InvalidInput("calibration needs answers on a terminal (stdin closed)")
+
+    def close(self) -> None:
+        """Stop watching stdin."""
+        if self._loop is not None and self._pollable and not self._ended:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(self._fd)
+        self._loop = None
+
+    def _watch(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._loop.add_reader(self._fd, self._read)
+        except (PermissionError, OSError, ValueError, NotImplementedError):
+            self._pollable = False  # epoll refuses regular files and /dev/null
+
+    def _read(self) -> None:
+        try:
+            chunk = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._ended = True
+            self._lines += self._partial  # a last line without its newline still answers
+            self.close()
+        else:
+            self._lines += chunk.count(b"\n")
+            self._partial = not chunk.endswith(b"\n")
+        self._arrived.set()
 
 
 def update_calibration(path: Path, kind: ActuatorKind, levels: Calibration) -> Config:
@@ -273,44 +328,92 @@ def _write_atomically(target: Path, text: str) -> None:
 
 
 def run_calibration(config_path: str | None, *, kind: str | None, dry_run: bool) -> int:
-    """The interactive command."""
+    """The interactive command.
+
+    Every way out Python can catch — SIGINT (once or twice), SIGTERM, SIGHUP (an SSH
+    drop), SIGQUIT, SIGUSR1/2, the reader of stdout going away — ends the procedure at
+    once: the output off, one line said, nothing saved, exit 1. The end of stdin is bad
+    input (exit 2), with the output off as well.
+    """
     from firmware_host.clock import RealClock
     from firmware_host.session.assembly import Overrides, raw_gate, resolve
     from firmware_host.session.config import default_config_path, load_config
+    from firmware_host.session.ways_out import (
+        STOP_SIGNALS,
+        Output,
+        signal_why,
+        stop_signals,
+        watch_reader,
+    )
 
     path = Path(config_path) if config_path else default_config_path()
     config = load_config(path)
     which = ActuatorKind(kind) if kind else config.kind
     setup = resolve(config, Overrides(kind=which.value))
+    out = Output(sys.stdout)
+    stopped: list[str] = []  # why the procedure was cut short, when it was
 
-    async def main() -> tuple[Calibration, bool]:
+    async def procedure() -> tuple[Calibration, bool]:
         clock = RealClock()
         gate = raw_gate(setup, clock)  # the session assembly, on the raw output
         simulated = gate.actuator.capabilities.simulated
         if simulated:
             # Simulated levels say nothing about a wrist: they must never replace real ones.
-            print(
+            out.say(
                 "SIMULATED — nothing physical moves; this only shows the procedure "
                 "(the levels will not be saved)"
             )
         elif not dry_run and (problem := cannot_save(path, which)):
             # Said before the wearer spends minutes on the procedure, not after.
-            print(
+            out.say(
                 f"note: the levels cannot be saved: {problem}. They will be printed at the end "
                 f"with the lines to add (or run this as the config's owner, e.g. sudo)."
             )
-        await gate.open()
+        answers = KeyboardAnswers()
         try:
-            return await find_levels(gate, clock, KeyboardAnswers()), simulated
+            await gate.open()
+            return await find_levels(gate, clock, answers, say=out.say), simulated
         finally:
-            await gate.close()
+            answers.close()
+            await gate.close()  # also when cancelled by a way out: output off first
 
-    levels, simulated = asyncio.run(main())
-    print(f"felt = {levels.felt:g}, comfortable = {levels.comfortable:g}")
+    async def main() -> tuple[Calibration, bool] | None:
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(why: str) -> None:
+            if not stopped:  # a second signal: the output is already on its way off
+                stopped.append(why)
+                task.cancel()
+
+        out.on_closed = stop
+        with stop_signals(lambda sig: stop(signal_why(sig))), watch_reader(out):
+            try:
+                result: tuple[Calibration, bool] | None = await procedure()
+            except (asyncio.CancelledError, Exception):
+                if not stopped:
+                    raise
+                # Cut short: whatever else came up on the way out, the stop is the reason.
+                logger.debug("calibration stopped (%s)", stopped[0], exc_info=True)
+                result = None
+        if stopped:
+            for sig in STOP_SIGNALS:  # on the way out: a late second Ctrl-C changes nothing
+                signal.signal(sig, signal.SIG_IGN)
+        return result
+
+    result = asyncio.run(main())
+    if result is None or stopped:
+        why = stopped[0] if stopped else "stopped"
+        Output(sys.stderr).say(
+            f"pc6 calibrate: stopped: {why}; the output is off and nothing was saved"
+        )
+        return 1
+    levels, simulated = result
+    out.say(f"felt = {levels.felt:g}, comfortable = {levels.comfortable:g}")
     if simulated:
-        print(f"(simulated backend: not saved, {path} was not changed)")
+        out.say(f"(simulated backend: not saved, {path} was not changed)")
         return 0
     if dry_run:
-        print("(dry run: the config was not changed)")
+        out.say("(dry run: the config was not changed)")
         return 0
     return save_levels(path, which, levels)

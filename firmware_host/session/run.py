@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import stat
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -39,20 +37,10 @@ from firmware_host.play.engine import EndReason, SessionResult
 from firmware_host.record.journal import VIRTUAL, Journal
 from firmware_host.session.assembly import Journaling, Overrides, Session, Setup, resolve
 from firmware_host.session.config import Config, default_config_path, load_config
+from firmware_host.session.ways_out import Output, signal_why, stop_signals, watch_reader
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-#: Every signal that would otherwise kill ``pc6 run`` with the outputs on.
-STOP_SIGNALS = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-)
-SIGNAL_WHY = {signal.SIGHUP: "SIGHUP (the terminal or SSH session went away)"}
 
 
 @dataclass
@@ -98,8 +86,8 @@ def read_config(path: Path | None) -> Config:
 
 def run(options: RunOptions) -> int:
     """Run a session; returns the exit code (0 done or stopped by a person, 1 fault)."""
-    out = _Output(options.out)
-    err = _Output(options.err)
+    out = Output(options.out)
+    err = Output(options.err)
     config = read_config(options.config)
     setup = resolve(
         config,
@@ -174,55 +162,6 @@ def _run_virtual(main: Callable[[Clock], Coroutine[Any, Any, T]]) -> T:
         loop.close()
 
 
-class _Output:
-    """A stream whose reader may go away: then writes are dropped and someone is told."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-        self.closed_reason: str | None = None
-        self.on_closed: Callable[[str], None] | None = None
-
-    def say(self, text: str = "", *, end: str = "\n") -> None:
-        if self.closed_reason is not None:
-            return
-        try:
-            self.stream.write(text + end)
-            self.stream.flush()
-        except (BrokenPipeError, OSError, ValueError) as e:
-            self._closed(f"output closed ({type(e).__name__})")
-
-    def isatty(self) -> bool:
-        try:
-            return self.stream.isatty()
-        except (OSError, ValueError):
-            return False
-
-    def fileno(self) -> int | None:
-        try:
-            return self.stream.fileno()
-        except (OSError, ValueError, AttributeError):
-            return None
-
-    def _closed(self, why: str) -> None:
-        if self.closed_reason is not None:
-            return
-        self.closed_reason = why
-        fd = self.fileno()
-        if fd is not None:
-            # Nobody reads any more: point the descriptor at /dev/null, so that neither a
-            # later write nor the interpreter's final flush fails with a traceback.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, fd)
-            os.close(devnull)
-        if self.on_closed is not None:
-            self.on_closed(why)
-
-    def close(self) -> None:
-        if self.closed_reason is None:
-            with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-                self.stream.flush()
-
-
 class _RunSession:
     def __init__(
         self,
@@ -231,8 +170,8 @@ class _RunSession:
         timeline: Timeline,
         journal: Journal | None,
         trace_file: IO[str] | None,
-        out: _Output,
-        err: _Output,
+        out: Output,
+        err: Output,
     ) -> None:
         self.o = options
         self.setup = setup
@@ -250,7 +189,7 @@ class _RunSession:
     async def main(self, clock: Clock) -> SessionResult:
         """Announce, play, summarise; signals are caught from the first line on."""
         self.clock = clock
-        with self._signals(), self._watch_stdout():
+        with stop_signals(self._on_signal), self._watch_stdout():
             session = self._build(clock)
             self._announce(session)
             result = await session.run(attach=self._attach)
@@ -324,7 +263,7 @@ class _RunSession:
 
     def _on_signal(self, sig: signal.Signals) -> None:
         self._signals_seen += 1
-        why = SIGNAL_WHY.get(sig, sig.name)
+        why = signal_why(sig)
         session = self.session
         if self._signals_seen == 1:
             self._last_why = f"{why} from user"
@@ -336,57 +275,12 @@ class _RunSession:
             session.stop_now(f"{why} twice from user: stopped at once")
 
     @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        installed: list[signal.Signals] = []
-        previous: dict[signal.Signals, Any] = {}
-        for sig in STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(sig, self._on_signal, sig)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError, OSError):
-                # A virtual-time loop has no signal handlers: plain ones, handed to the loop.
-                previous[sig] = signal.signal(
-                    sig, lambda s, f: loop.call_soon_threadsafe(self._on_signal, signal.Signals(s))
-                )
-        try:
-            yield
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-    @contextlib.contextmanager
     def _watch_stdout(self) -> Iterator[None]:
         """A reader that closes our stdout pipe is a way out: stop, as for SIGTERM."""
         self.out.on_closed = self._output_closed
         self.err.on_closed = self._output_closed
-        fd = self.out.fileno()
-        loop = asyncio.get_running_loop()
-        watching = False
-        if fd is not None and not self.o.fast and _is_pipe(fd):
-            try:
-                loop.add_reader(fd, self._check_pipe, fd)
-                watching = True
-            except (NotImplementedError, OSError, ValueError, RuntimeError):
-                pass
-        try:
+        with contextlib.nullcontext() if self.o.fast else watch_reader(self.out):
             yield
-        finally:
-            if watching:
-                with contextlib.suppress(Exception):
-                    loop.remove_reader(fd)  # type: ignore[arg-type]
-
-    def _check_pipe(self, fd: int) -> None:
-        import select
-
-        poller = select.poll()
-        poller.register(fd, select.POLLOUT)
-        events = poller.poll(0)
-        if any(ev & (select.POLLERR | select.POLLHUP) for _, ev in events):
-            asyncio.get_running_loop().remove_reader(fd)
-            self.out._closed("stdout closed by its reader")
 
     def _output_closed(self, why: str) -> None:
         if self.session is not None:
@@ -457,10 +351,3 @@ class _RunSession:
                 say(f"  trace {self.o.trace} is incomplete: {self.trace_error}")
             else:
                 say(f"  trace written to {self.o.trace}")
-
-
-def _is_pipe(fd: int) -> bool:
-    try:
-        return stat.S_ISFIFO(os.fstat(fd).st_mode)
-    except OSError:
-        return False

@@ -149,6 +149,11 @@ def test_doctor_ble_and_clock(home: Path) -> None:
         and c.fix == "sudo systemctl enable --now bluetooth"
         for c in stopped
     )
+    # With the requirement off, sessions do not wait: the warning must not say they do.
+    relaxed = write_config(home, "")  # require_clock_sync = false
+    clock = [c for c in diagnose(relaxed, _fake(synced=False)) if c.what.startswith("system clock")]
+    assert len(clock) == 1 and clock[0].status == WARN, clock
+    assert "wait" not in clock[0].what and "start anyway" in clock[0].what, clock
 
 
 def test_doctor_sim_and_bad_config(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,18 +186,18 @@ def test_update_calibration_follows_a_symlink_and_keeps_the_mode(home: Path) -> 
 
 def test_end_of_input_is_not_an_answer() -> None:
     import asyncio
-    import io
-    import sys
+    import os
 
     from firmware_host.cli.calibrate import KeyboardAnswers
     from firmware_host.errors import InvalidInput
 
     async def scenario() -> None:
-        old, sys.stdin = sys.stdin, io.StringIO("")  # a closed stdin: readline gives ""
+        read, write = os.pipe()  # stdin whose writer is gone: its end of input
+        os.close(write)
         try:
             with pytest.raises(InvalidInput, match="stdin closed"):
-                await KeyboardAnswers().wait(5.0)
+                await KeyboardAnswers(read).wait(5.0)
         finally:
-            sys.stdin = old
+            os.close(read)
 
     asyncio.run(scenario())

@@ -267,6 +267,7 @@ class BandLink(Actuator, abc.ABC):
         self._window_gen = 0  # bumped whenever the stream is dropped
         self._trouble_at = -math.inf  # when the link last failed us (loss, timeout)
         self.clock_sync = ClockSync()
+        self._probes: dict[int, float] = {}  # token -> when a clock probe PING went out
         self.edge_error_ms = 0.0  # worst edge error measured on the band's clock
         self.edges_measured = 0
         self.messages = {"sent": 0, "received": 0, "pings": 0}
@@ -303,6 +304,8 @@ class BandLink(Actuator, abc.ABC):
             self._on_band_fault(m)
             return
         key = (m.type, m.counter if m.type == p.ACK else getattr(m, "token", 0))
+        if m.type == p.STATUS:
+            self._probed(m)
         waiter = self._waiters.pop(key, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(m)
@@ -716,12 +719,18 @@ class BandLink(Actuator, abc.ABC):
         loop = asyncio.get_running_loop()
         assert self._loss is not None
         while True:
-            done, _ = await asyncio.wait({self._loss}, timeout=self.ping_interval_s)
+            wait = PROBE_INTERVAL_S if self._probing() else self.ping_interval_s
+            done, _ = await asyncio.wait({self._loss}, timeout=wait)
             if done:
                 return self._loss.result()
             silent = loop.time() - self._last_rx
             if silent > self.link_timeout_s:
                 return f"no answer from the band for {silent:.1f} s"
+            if self._probing():
+                failed = await self._probe()
+                if failed is not None:
+                    return failed
+                continue
             if self._plan is not None and silent < self.link_timeout_s - self.reply_timeout_s:
                 continue  # the window stream's acknowledgements prove the link alive
             if self._plan is None and silent < self.ping_interval_s * 0.5:
@@ -735,6 +744,36 @@ class BandLink(Actuator, abc.ABC):
                 return f"a ping could not be sent within {self.reply_timeout_s:g} s"
             except (LinkError, OSError) as err:
                 return str(err)
+
+    def _probing(self) -> bool:
+        """While windows play and the band's clock rate is not firm yet, PING more often:
+        each answer is a clock sample (see clocksync.py), and early samples are the ones
+        that keep the first minutes' edges on the host's timeline."""
+        return self._plan is not None and self._ready and self.clock_sync.wants_samples()
+
+    async def _probe(self) -> str | None:
+        """Send a PING whose STATUS is timed as a clock sample; why the link failed, if it did."""
+        loop = asyncio.get_running_loop()
+        token = next(self._tokens) & 0xFFFF
+        now = loop.time()
+        probes = self._probes
+        for old in [t for t, sent in probes.items() if now - sent > self.reply_timeout_s]:
+            del probes[old]  # never answered: the link's silence check sees to that
+        probes[token] = now
+        self.messages["pings"] += 1
+        self.messages["sent"] += 1
+        try:
+            await asyncio.wait_for(self._send(p.encode_ping(token)), self.reply_timeout_s)
+        except TimeoutError:
+            return f"a ping could not be sent within {self.reply_timeout_s:g} s"
+        except (LinkError, OSError) as err:
+            return str(err)
+        return None
+
+    def _probed(self, m: p.Message) -> None:
+        sent = self._probes.pop(m.token, None)
+        if sent is not None:
+            self.clock_sync.add(sent, asyncio.get_running_loop().time(), m.uptime_ms)
 
     def _down(self, reason: str) -> None:
         self._up = self._ready = False
@@ -794,6 +833,8 @@ class BandLink(Actuator, abc.ABC):
             logger.info("%s: band reports %s (%d)", self.where, name, m.detail)
 
 
+#: How often the host PINGs while the band's clock rate is not firm yet (see _probing).
+PROBE_INTERVAL_S = 0.2
 #: A SET carries its ramp in 16-bit milliseconds; the engine splits anything longer.
 MAX_RAMP_S = 60.0
 
