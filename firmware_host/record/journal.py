@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from firmware_host.errors import PC6Error
+from firmware_host.errors import InvalidInput, PC6Error
 
 if TYPE_CHECKING:
     from firmware_host.play.engine import SessionResult
@@ -94,6 +94,36 @@ class JournalError(PC6Error, OSError):
     """The journal could not be opened or written."""
 
 
+class JournalPathError(JournalError, InvalidInput):
+    """A journal path a person named cannot hold a journal (its folder is missing ...)."""
+
+
+def _make_folder(path: Path) -> None:
+    """Create the journal's folder, but only at a default location.
+
+    ``--journal /nonexistent/j.sqlite`` is a typo more often than a wish: creating the
+    folders would hide it (and leave them behind). The defaults are ours to create.
+
+    Raises:
+        JournalPathError: the folder of a path that is not a default does not exist.
+        JournalError: a default folder cannot be created.
+    """
+    from firmware_host.paths import state_dir, system_paths
+
+    folder = path.parent
+    if folder.is_dir():
+        return
+    if folder not in (state_dir(), system_paths().state_dir):
+        raise JournalPathError(
+            f"cannot open journal {path}: no such folder {folder}"
+            " (only the default journal location is created)"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise JournalError(f"cannot create the journal's folder {folder}: {err}") from err
+
+
 @dataclass(frozen=True)
 class SessionRow:
     """One line of ``pc6 log``."""
@@ -158,8 +188,8 @@ class Journal:
         if read_only:
             self._db = connect_read_only(self.path)
             return
+        _make_folder(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
