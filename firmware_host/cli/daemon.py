@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -78,6 +79,16 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     path = args.file or default_config_path()
     config = load_config(path, missing_ok=False)
     check_night(config, ProfileStore(config.profile_dirs))  # as the daemon will check it
+    from firmware_host.files import read_regular
+    from firmware_host.session.usable import daemon_problems
+
+    errors, warnings = daemon_problems(config, read_regular(path).decode("utf-8"))
+    for warning in warnings:
+        print(f"pc6: warning: {warning}", file=sys.stderr)
+    for error in errors:  # where the daemon would fail: said now, not in the night's log
+        print(f"pc6: error: {error}", file=sys.stderr)
+    if errors:
+        return 2
     from firmware_host.drive.actuator import backend_is_simulated
 
     simulated = backend_is_simulated(config.backend, config.backend_options)

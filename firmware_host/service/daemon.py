@@ -176,15 +176,15 @@ class Daemon:
     def _keep(self, key: str, value: object) -> None:
         try:
             self.journal.set_state(key, value, at=self.clock.wall())
-        except PC6Error:
-            logger.exception("could not keep %s in the journal", key)
+        except PC6Error as err:  # its message says why: no traceback in the log
+            logger.error("could not keep %s in the journal: %s", key, err)
 
     def _restore(self) -> None:
         """Take back what a person decided before a restart."""
         try:
             kept = self.journal.state()
-        except PC6Error:
-            logger.exception("could not read kept state from the journal")
+        except PC6Error as err:  # one of ours: its message says what and why, no traceback
+            logger.error("could not read kept state from the journal: %s", err)
             return
         for note in self.authority.restore(kept, self.clock.wall()):
             self._note(None, "restored", note)
@@ -630,8 +630,8 @@ class Daemon:
     def _note(self, session_id: int | None, kind: str, detail: str) -> None:
         try:
             self.journal.event(session_id, at=self.clock.wall(), kind=kind, detail=detail)
-        except PC6Error:
-            logger.exception("journal write failed (%s: %s)", kind, detail)
+        except PC6Error as err:  # its message says why: no traceback in the log
+            logger.error("journal write failed (%s: %s): %s", kind, detail, err)
 
 
 def timeline_s(session: Session) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -192,12 +193,12 @@ def _build(table: Mapping[str, Any], source: str, base: Path, origin: Path | Non
         limits=_limits(_table(table, "limits")),
         schedule=parse_entries(table.get("schedule")),
         journal=_path(journal.get("path"), "journal.path", base) or default_journal_path(origin),
-        socket=_path(control.get("socket"), "control.socket", base) or default_socket_path(origin),
+        socket=_socket(control.get("socket"), base) or default_socket_path(origin),
         socket_group=_text(control.get("group"), "control.group"),
         profile_dirs=tuple(_dirs(profiles.get("dirs", []), base)),
         stop_button=_stop_button(_table(table, "stop_button")),
         grace_s=_seconds(daemon.get("grace", "10m"), "daemon.grace", zero_ok=True),
-        check_every_s=_seconds(daemon.get("check_every", "30s"), "daemon.check_every"),
+        check_every_s=_check_every(daemon.get("check_every", "30s")),
     )
 
 
@@ -317,6 +318,40 @@ def _path(raw: Any, name: str, base: Path) -> Path | None:
         return None
     path = Path(text).expanduser()
     return path if path.is_absolute() else base / path
+
+
+#: The longest path a Unix socket may have: ``sun_path`` is 108 bytes with its final NUL.
+MAX_SOCKET_PATH_BYTES = 107
+#: The daemon re-reads the config and its profiles this often: more often is only load.
+MIN_CHECK_EVERY_S = 1.0
+
+
+def _socket(raw: Any, base: Path) -> Path | None:
+    """``control.socket``: absolute (or from ``~``), and short enough to bind."""
+    text = _text(raw, "control.socket")
+    if text is None:
+        return None
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        # The daemon (cwd /) and pc6 ctl (anywhere) must find the same socket.
+        raise ConfigError(f"control.socket: must be an absolute path, got {text!r}")
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(
+            f"control.socket: {size} bytes long; a Unix socket path may be at most"
+            f" {MAX_SOCKET_PATH_BYTES}"
+        )
+    return path
+
+
+def _check_every(raw: Any) -> float:
+    seconds = _seconds(raw, "daemon.check_every")
+    if seconds < MIN_CHECK_EVERY_S:
+        raise ConfigError(
+            f"daemon.check_every: must be at least 1s (the daemon re-reads the config"
+            f" and profiles this often), got {raw!r}"
+        )
+    return seconds
 
 
 def _dirs(raw: Any, base: Path) -> list[Path]:
