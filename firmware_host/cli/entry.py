@@ -15,7 +15,19 @@ NO_ARGUMENT_ACTIONS = frozenset({"status", "stop", "pause", "resume", "reset", "
 
 
 def main() -> int:
-    """Entry point of ``pc6``."""
+    """Entry point of ``pc6``: Ctrl-C before a command took over its signals is one line.
+
+    A KeyboardInterrupt that gets here has already unwound every ``finally`` on its way
+    (a session's outputs off); ``pc6 run`` and the daemon handle SIGINT themselves.
+    """
+    try:
+        return _main()
+    except KeyboardInterrupt:
+        print("pc6: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
+
+
+def _main() -> int:
     argv = sys.argv[1:]
     if argv[:1] == ["ctl"]:
         options = quick_ctl_options(argv[1:])

@@ -277,12 +277,27 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Bounds of ``pc6 sim experiment``: each simulated night is a few floats in memory.
+MAX_RUNS = 100_000
+MAX_NIGHTS = 3650
+MAX_SIMULATED_NIGHTS = 20_000_000
+
+
 def _cmd_sim(args: argparse.Namespace) -> int:
     import time
 
     from firmware_host.experiment.simulate import Model, simulate
 
-    if args.runs < 1 or args.nights < args.blocks or args.nights % args.blocks:
+    if not 1 <= args.runs <= MAX_RUNS:  # each run is an array of nights: bound the memory
+        raise InvalidInput(f"--runs: must be from 1 to {MAX_RUNS}, got {args.runs}")
+    if not 1 <= args.nights <= MAX_NIGHTS:
+        raise InvalidInput(f"--nights: must be from 1 to {MAX_NIGHTS}, got {args.nights}")
+    if args.runs * args.nights > MAX_SIMULATED_NIGHTS:
+        raise InvalidInput(
+            f"--runs × --nights: at most {MAX_SIMULATED_NIGHTS:,} simulated nights,"
+            f" got {args.runs * args.nights:,}"
+        )
+    if args.nights < args.blocks or args.nights % args.blocks:
         raise InvalidInput(f"--nights: must be a positive multiple of {args.blocks}")
     if not 0 <= args.autocorr < 1:
         raise InvalidInput(f"--autocorr: must be from 0 to below 1, got {args.autocorr:g}")

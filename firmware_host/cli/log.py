@@ -15,7 +15,7 @@ from firmware_host.errors import InvalidInput
 def register(sub: Any) -> None:
     """Add ``pc6 log`` to the ``pc6`` subcommands."""
     log = sub.add_parser("log", help="nights and sessions from the journal; morning report")
-    log.add_argument("-n", type=int, default=20, help="how many sessions to list")
+    log.add_argument("-n", type=_count, default=20, help="how many sessions to list")
     log.add_argument("--journal", metavar="PATH")
     log.add_argument("--config", metavar="FILE", help="config (for its time zone and journal)")
     log.add_argument("--events", action="store_true", help="show each session's events")
@@ -146,3 +146,18 @@ def _csv(journal: Any, target: str, *, events: bool, night: Any = None, tz: Any 
     if target != "-":
         print(f"wrote {target}")
     return 0
+
+
+#: The most sessions ``pc6 log -n`` lists (more than a lifetime of nights).
+MAX_LISTED = 1_000_000
+
+
+def _count(text: str) -> int:
+    """``-n``: a whole number from 1 to :data:`MAX_LISTED` (SQLite's integers are 64-bit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_LISTED:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_LISTED}, got {value}")
+    return value
