@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,27 +36,3 @@ def test_a_huge_count_is_one_line_exit_2(
     )
     assert run.returncode == 2, run.stderr
     assert message in run.stderr and "Traceback" not in run.stderr
-
-
-def test_ctrl_c_during_sim_night_is_one_line_exit_130(tmp_path: Path) -> None:
-    config = ROOT / "docs" / "examples" / "dst-night.toml"
-    child = subprocess.Popen(
-        [PC6, "sim", "night", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(tmp_path),
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().startswith("SIMULATED")  # the night is under way
-        child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    if child.returncode == 1 and "budget" in err:
-        pytest.fail("the night ended before Ctrl-C arrived")  # too fast a machine
-    assert child.returncode == 130, err
-    assert err.splitlines()[-1] == "pc6: interrupted" and "Traceback" not in err

@@ -109,6 +109,7 @@ def test_a_spent_nightly_budget_refuses_to_start(tmp_path: Path) -> None:
     from firmware_host.record.journal import Journal
 
     state = tmp_path / "state"
+    state.mkdir()  # an explicit journal path's folder must exist
     with Journal(state / "journal.sqlite") as journal:
         sid = journal.start_session(
             at=time.time() - 60,

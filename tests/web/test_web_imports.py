@@ -7,12 +7,14 @@ from pathlib import Path
 
 import firmware_host.web
 
-#: What the page may use from the rest of firmware_host: errors, paths, the profile library
-#: (names for the start menu) and config reading (the socket's path). No daemon, engine,
+#: What the page may use from the rest of firmware_host: errors, paths, the bounded file
+#: reader, the profile library (names for the start menu) and config reading (the socket's
+#: path). No daemon, engine,
 #: gate, actuator or journal.
 ALLOWED = (
     "firmware_host.web",
     "firmware_host.errors",
+    "firmware_host.files",
     "firmware_host.paths",
     "firmware_host.plan.library",
     "firmware_host.session.config",
