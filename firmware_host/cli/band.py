@@ -26,8 +26,28 @@ from firmware_host.errors import InvalidInput, PC6Error
 
 logger = logging.getLogger(__name__)
 
-DEVICE_DIR = Path(__file__).resolve().parent.parent / "device"
+#: The firmware's modules, as ``main.py`` imports them (``tests/cli/test_band_flash.py``
+#: checks the list against its imports). They install as the ``pc6_device`` package.
 FIRMWARE_FILES = ("protocol.py", "band_core.py", "board.py", "ble_peripheral.py", "main.py")
+
+
+def firmware_files() -> list[Path]:
+    """The firmware files to copy onto a band, where this installation keeps them.
+
+    Found through the installed ``pc6_device`` package (``device/`` in a clone), so the
+    same paths exist in an editable and in a plain ``pip install``.
+
+    Raises:
+        PC6Error: a file is missing from the installation.
+    """
+    import pc6_device
+
+    folder = Path(pc6_device.__file__).resolve().parent
+    files = [folder / name for name in FIRMWARE_FILES]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise PC6Error(f"firmware files missing from this installation: {', '.join(missing)}")
+    return files
 
 
 class _Parser(argparse.ArgumentParser):
@@ -197,10 +217,15 @@ def _flash(args: argparse.Namespace) -> int:
     if mpremote is None and not args.dry_run:
         print("error: mpremote not found; install it with 'pip install mpremote'", file=sys.stderr)
         return 1
+    try:
+        firmware = firmware_files()
+    except PC6Error as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "pc6_config.json"
         config.write_text(json.dumps({"kind": args.kind, "ceiling": args.ceiling}))
-        files = [str(DEVICE_DIR / name) for name in FIRMWARE_FILES] + [str(config)]
+        files = [str(path) for path in firmware] + [str(config)]
         command = [
             mpremote or "mpremote",
             "connect",

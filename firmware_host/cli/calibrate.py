@@ -10,7 +10,8 @@ A staircase on the raw actuator output, through a safety gate with the configure
 
 Between levels the output rests (as long as the press, for pressure). The two levels are
 saved to ``[calibration.<kind>]`` in the config, keeping its comments, and only after the
-edited file passes validation.
+edited file passes validation — never from a simulated backend, whose levels say nothing
+about a wrist.
 """
 
 from __future__ import annotations
@@ -282,26 +283,33 @@ def run_calibration(config_path: str | None, *, kind: str | None, dry_run: bool)
     which = ActuatorKind(kind) if kind else config.kind
     setup = resolve(config, Overrides(kind=which.value))
 
-    async def main() -> Calibration:
+    async def main() -> tuple[Calibration, bool]:
         clock = RealClock()
         gate = raw_gate(setup, clock)  # the session assembly, on the raw output
-        if gate.actuator.capabilities.simulated:
-            print("SIMULATED — nothing physical moves; this only shows the procedure")
+        simulated = gate.actuator.capabilities.simulated
+        if simulated:
+            # Simulated levels say nothing about a wrist: they must never replace real ones.
+            print(
+                "SIMULATED — nothing physical moves; this only shows the procedure "
+                "(the levels will not be saved)"
+            )
+        elif not dry_run and (problem := cannot_save(path, which)):
+            # Said before the wearer spends minutes on the procedure, not after.
+            print(
+                f"note: the levels cannot be saved: {problem}. They will be printed at the end "
+                f"with the lines to add (or run this as the config's owner, e.g. sudo)."
+            )
         await gate.open()
         try:
-            return await find_levels(gate, clock, KeyboardAnswers())
+            return await find_levels(gate, clock, KeyboardAnswers()), simulated
         finally:
             await gate.close()
 
-    problem = None if dry_run else cannot_save(path, which)
-    if problem:
-        # Said before the wearer spends minutes on the procedure, not after.
-        print(
-            f"note: the levels cannot be saved: {problem}. They will be printed at the end "
-            f"with the lines to add (or run this as the config's owner, e.g. sudo)."
-        )
-    levels = asyncio.run(main())
+    levels, simulated = asyncio.run(main())
     print(f"felt = {levels.felt:g}, comfortable = {levels.comfortable:g}")
+    if simulated:
+        print(f"(simulated backend: not saved, {path} was not changed)")
+        return 0
     if dry_run:
         print("(dry run: the config was not changed)")
         return 0

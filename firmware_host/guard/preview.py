@@ -4,30 +4,36 @@ A profile can be valid and still ask for more than the gate allows an actuator k
 pressure rise faster than the soft-start limit, a press longer than the continuous limit, or
 a rest shorter than the press before it. The gate will slow, cut or hold those; a builder
 tuning a profile wants to know where, in words, without wearing it.
+
+Two views, both from the real :class:`SafetyGate` played on virtual time:
+:func:`gate_preview` (what ``pc6 run`` prints before a session: counts and first places,
+found as the rows pass, so it keeps nothing per breakpoint) and :func:`gate_view` (the whole
+delivered timeline as well, for ``pc6 profile show --kind`` and its plots).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
-from firmware_host.clock import EPSILON_S, LoopClock
+from firmware_host.clock import EPSILON_S, Cancellable
 from firmware_host.drive.actuator import Actuator, ActuatorKind, Capabilities
 from firmware_host.drive.trace import TraceRecorder
 from firmware_host.durations import format_duration
 from firmware_host.errors import ProfileError
+from firmware_host.guard.changes import Change, ChangeFinder, ChangeTally, summary_lines
 from firmware_host.guard.events import GateEvent, LimitReached
 from firmware_host.guard.gate import SafetyGate
 from firmware_host.guard.limits import HARD_LIMITS, Limits
-from firmware_host.plan.timeline import Timeline
+from firmware_host.plan.timeline import Timeline, levels_array, times_array
 
 
 def gate_warnings(timeline: Timeline, kind: ActuatorKind, limits: Limits) -> list[str]:
     """Plain-language notes on where the gate would reshape ``timeline`` for ``kind``."""
     notes: list[str] = []
-    pts = list(timeline.points())
     rise = limits.max_rise_per_s
-    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+    for (t0, v0), (t1, v1) in itertools.pairwise(timeline.points()):
         if (
             rise != float("inf")
             and v1 > v0
@@ -38,7 +44,7 @@ def gate_warnings(timeline: Timeline, kind: ActuatorKind, limits: Limits) -> lis
                 f"{rise:g}/s; the gate slows it (soft start)"
             )
             break
-    presses = _presses(pts)
+    presses = list(_presses(timeline.points()))
     for start, end in presses:
         if (end - start) / 1000 > limits.max_continuous_on_s:
             notes.append(
@@ -59,29 +65,36 @@ def gate_warnings(timeline: Timeline, kind: ActuatorKind, limits: Limits) -> lis
     return notes
 
 
-def _presses(pts: list[tuple[int, float]]) -> list[tuple[int, int]]:
+def _presses(pts: Iterable[tuple[int, float]]) -> Iterator[tuple[int, int]]:
     """(start, end) in ms of each stretch where the level is above 0."""
-    out: list[tuple[int, int]] = []
     start: int | None = None
-    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+    for (t0, v0), (t1, v1) in itertools.pairwise(pts):
         if start is None and v1 > 0:
             start = t0 if v0 == 0 else t1
         if start is not None and v1 == 0:
-            out.append((start, t1))
+            yield (start, t1)
             start = None
-    return out
 
 
 # -- the gate's view: the real SafetyGate, played on virtual time --------------------------
 
 
 @dataclass(frozen=True)
-class Change:
-    """A stretch where what the wrist gets differs from what the profile asks for."""
+class GatePreview:
+    """What the gate changes on one actuator kind, in counts and first places."""
 
-    start_ms: int
-    end_ms: int
-    what: str  # "slowed" (soft start), "held back" (a whole press withheld), "cut short"
+    kind: ActuatorKind
+    tally: ChangeTally = field(default_factory=ChangeTally)
+    limit_events: tuple[tuple[int, str], ...] = ()  # (ms, reason) of cuts and ends by a limit
+
+    @property
+    def changed(self) -> bool:
+        """True when the gate reshapes anything."""
+        return bool(self.tally.counts or self.limit_events)
+
+    def summary(self) -> list[str]:
+        """One plain line per kind of change, with a count and where it first happens."""
+        return summary_lines(self.kind, self.tally, self.limit_events)
 
 
 @dataclass(frozen=True)
@@ -102,23 +115,7 @@ class GateView:
 
     def summary(self) -> list[str]:
         """One plain line per kind of change, with a count and where it first happens."""
-        lines: list[str] = []
-        labels = {
-            "slowed": "rises slowed by the soft-start limit",
-            "held back": "presses held back (rest at least as long as the press before)",
-            "cut short": "stretches cut short or reshaped",
-        }
-        for what, label in labels.items():
-            found = [c for c in self.changes if c.what == what]
-            if found:
-                lines.append(
-                    f"{self.kind}: {len(found)} {label}, first at "
-                    f"{format_duration(found[0].start_ms)}"
-                )
-        lines.extend(
-            f"{self.kind}: at {format_duration(t)} {reason}" for t, reason in self.limit_events
-        )
-        return lines
+        return summary_lines(self.kind, ChangeTally.of(self.changes), self.limit_events)
 
 
 def refuse_beyond_ceiling(timeline: Timeline, kind: ActuatorKind) -> None:
@@ -131,7 +128,7 @@ def refuse_beyond_ceiling(timeline: Timeline, kind: ActuatorKind) -> None:
         ProfileError: naming the step where the stretch starts and how long it is.
     """
     ceiling_s = HARD_LIMITS[kind].max_continuous_on_s
-    for start, end in _presses(list(timeline.points())):
+    for start, end in _presses(timeline.points()):
         if (end - start) / 1000 > ceiling_s:
             raise ProfileError(
                 f"asks for {format_duration(end - start)} of continuous {kind} from "
@@ -140,6 +137,31 @@ def refuse_beyond_ceiling(timeline: Timeline, kind: ActuatorKind) -> None:
                 source=timeline.source,
                 field=timeline.step_at(start + round(ceiling_s * 1000)),
             )
+
+
+def gate_preview(
+    timeline: Timeline,
+    kind: ActuatorKind,
+    limits: Limits,
+    *,
+    max_level: float | None = None,
+) -> GatePreview:
+    """What the gate changes in ``timeline`` for ``kind``, as :meth:`GateView.summary` says.
+
+    The same play as :func:`gate_view`, with the delivered rows compared to the requested
+    timeline as they pass (:class:`~firmware_host.guard.changes.ChangeFinder`) and then
+    dropped: its memory does not grow with the profile.
+
+    Raises:
+        ProfileError: continuous stimulation beyond the hard ceiling (see
+            :func:`refuse_beyond_ceiling`).
+    """
+    refuse_beyond_ceiling(timeline, kind)
+    tally = ChangeTally()
+    finder = ChangeFinder(timeline, tally.add)
+    events = _run(timeline, kind, limits, max_level, TraceRecorder(0.0, finder))
+    finder.close()
+    return GatePreview(kind=kind, tally=tally, limit_events=tuple(events))
 
 
 def gate_view(
@@ -154,19 +176,16 @@ def gate_view(
     The gate drives a recording actuator that ramps by itself (as the simulator and a band
     do); the player issues each breakpoint at its deadline and serves the gate's own
     deadlines in between, as the engine does. Nothing but the gate decides what changes.
+    Every delivered row is kept: use :func:`gate_preview` when the words are enough.
 
     Raises:
         ProfileError: continuous stimulation beyond the hard ceiling (see
             :func:`refuse_beyond_ceiling`).
     """
-    import async_solipsism
-
     refuse_beyond_ceiling(timeline, kind)
-    loop = async_solipsism.EventLoop()
-    try:
-        rows, events = loop.run_until_complete(_play(timeline, kind, limits, max_level))
-    finally:
-        loop.close()
+    recorder = TraceRecorder(0.0, keep_rows=True)
+    events = _run(timeline, kind, limits, max_level, recorder)
+    rows = recorder.rows
     delivered = _timeline_from_rows(rows, timeline.name)
     return GateView(
         kind=kind,
@@ -176,6 +195,49 @@ def gate_view(
         changes=tuple(_changes(timeline, delivered)),
         limit_events=tuple(events),
     )
+
+
+def _run(
+    timeline: Timeline,
+    kind: ActuatorKind,
+    limits: Limits,
+    max_level: float | None,
+    recorder: TraceRecorder,
+) -> list[tuple[int, str]]:
+    """Play on an event loop of its own; returns the limit events as (ms, reason)."""
+    import async_solipsism
+
+    loop = async_solipsism.EventLoop()
+    try:
+        return loop.run_until_complete(_play(timeline, kind, limits, max_level, recorder))
+    finally:
+        loop.close()
+
+
+class _JumpClock:
+    """Virtual time that jumps straight to each deadline, in whole microseconds.
+
+    Nothing but the preview runs while it plays, so a sleep has nothing to wait for: going
+    through the event loop at each deadline (as :class:`~firmware_host.clock.LoopClock`
+    does) made the preview cost as much as the session it announces.
+    """
+
+    simulated = True
+
+    def __init__(self) -> None:
+        self._now = 0.0
+
+    def now(self) -> float:
+        return self._now
+
+    def wall(self) -> float:
+        return self._now
+
+    async def sleep_until(self, deadline: float) -> None:
+        self._now = max(self._now, round(deadline, 6))
+
+    def call_at(self, deadline: float, callback: Callable[[], None]) -> Cancellable:
+        raise RuntimeError("the gate preview never sets timers")
 
 
 class _Recording(Actuator):
@@ -199,9 +261,13 @@ class _Recording(Actuator):
 
 
 async def _play(
-    timeline: Timeline, kind: ActuatorKind, limits: Limits, max_level: float | None
-) -> tuple[list[tuple[float, float]], list[tuple[int, str]]]:
-    clock = LoopClock(simulated=True)
+    timeline: Timeline,
+    kind: ActuatorKind,
+    limits: Limits,
+    max_level: float | None,
+    recorder: TraceRecorder,
+) -> list[tuple[int, str]]:
+    clock = _JumpClock()
     events: list[tuple[int, str]] = []
     gate = SafetyGate(_Recording(kind), clock, limits, max_level=max_level)
     t0 = clock.now()
@@ -211,7 +277,6 @@ async def _play(
             events.append((round((clock.now() - t0) * 1000), event.reason))
 
     gate.subscribe(note)
-    recorder = TraceRecorder(t0, keep_rows=True)
     await gate.open(recorder)
     try:
         for (ta, va), (tb, vb) in itertools.pairwise(timeline.points()):
@@ -229,7 +294,7 @@ async def _play(
             await gate.command(0.0)
     finally:
         await gate.close()
-    return recorder.rows, events
+    return events
 
 
 def _segment(
@@ -247,7 +312,7 @@ def _segment(
     return [(ta, ea, 0.0)] if ea == eb else [(ta, eb, tb - ta)]
 
 
-async def _wait(gate: SafetyGate, clock: LoopClock, deadline: float) -> None:
+async def _wait(gate: SafetyGate, clock: _JumpClock, deadline: float) -> None:
     """Until ``deadline``, serving the gate's own deadlines (leases, cuts, rests)."""
     while not (gate.finished or gate.tripped):
         due = gate.next_deadline()
@@ -262,9 +327,8 @@ async def _wait(gate: SafetyGate, clock: LoopClock, deadline: float) -> None:
 
 
 def _timeline_from_rows(rows: list[tuple[float, float]], name: str) -> Timeline:
-    times = [round(t * 1000) for t, _ in rows]
-    levels = [v for _, v in rows]
-    return Timeline(tuple(times), tuple(levels), name)
+    times = times_array(round(t * 1000) for t, _ in rows)
+    return Timeline(times, levels_array(v for _, v in rows), name)
 
 
 def _changes(requested: Timeline, delivered: Timeline) -> list[Change]:

@@ -32,7 +32,7 @@ from firmware_host.drive.actuator import ActuatorKind
 from firmware_host.drive.trace import CsvTraceWriter, RowSink
 from firmware_host.durations import format_duration
 from firmware_host.errors import InvalidInput
-from firmware_host.guard.preview import gate_view
+from firmware_host.guard.preview import gate_preview
 from firmware_host.plan.profile import Profile
 from firmware_host.plan.timeline import Timeline, compile_profile
 from firmware_host.play.engine import EndReason, SessionResult
@@ -116,9 +116,11 @@ def run(options: RunOptions) -> int:
     changes: list[str] = []
     if setup.kind is not None:
         # What the gate will change, told (and journaled) before anything moves; a profile
-        # beyond the hard ceilings is refused here (guard/preview.py).
+        # beyond the hard ceilings is refused here (guard/preview.py). Only the words are
+        # needed, so the preview keeps no rows: its memory does not grow with the profile.
         limits = setup.limits_for(setup.kind)
-        changes = gate_view(timeline, setup.kind, limits, max_level=setup.max_level).summary()
+        preview = gate_preview(timeline, setup.kind, limits, max_level=setup.max_level)
+        changes = preview.summary()
     trace_file = _open_trace(options.trace)
     try:
         journal = Journal(options.journal or config.journal)

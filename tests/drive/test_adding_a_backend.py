@@ -12,7 +12,6 @@ files standing in for ``/sys/class/pwm/pwmchip0`` (no kernel PWM here); its
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -20,9 +19,8 @@ from pathlib import Path
 
 import pytest
 from daemon_testlib import write_config
+from pwm_testlib import install_example
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "adding-a-backend.md"
 PC6 = str(Path(sys.executable).with_name("pc6"))
 PROFILE = """name = "pwm-test"
 description = "a short swell"
@@ -36,22 +34,6 @@ hold = "500ms"
 ramp = 0.0
 over = "1s"
 """
-
-
-def install_example(site: Path) -> None:
-    """The document's module and entry point, as an installed distribution in ``site``."""
-    text = DOC.read_text()
-    [module] = re.findall(r"```python\n(.*?)```", text, re.S)
-    [entry] = re.findall(
-        r'```toml\n\[project.entry-points."pc6band.backends"\]\n(.*?)```', text, re.S
-    )
-    name, target = (part.strip().strip('"') for part in entry.split("="))
-    site.mkdir()
-    (site / "pc6_sysfs_pwm.py").write_text(module)
-    info = site / "pc6_sysfs_pwm-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pc6-sysfs-pwm\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[pc6band.backends]\n{name} = {target}\n")
 
 
 class DutyWatch:
