@@ -203,8 +203,12 @@ class BandCore:
     # -- messages ------------------------------------------------------------------------
 
     def handle(self, message, now, transport="usb"):  # type: (bytes, int, str) -> list
-        """Act on one message from the host; return the replies (already encoded)."""
-        self.tick(now)
+        """Act on one message from the host; return the replies (already encoded), after
+        any notification that time up to ``now`` brought (a lease that ran out meanwhile)."""
+        notes = self.tick(now)  # first: a FAULT from it used to be dropped here
+        return notes + self._handle(message, now, transport)
+
+    def _handle(self, message, now, transport):  # type: (bytes, int, str) -> list
         try:
             m = p.decode(message)
         except p.ProtocolError:

@@ -17,6 +17,7 @@ RAMP_STEP_MS = 10
 IDLE_POLL_MS = 500
 HOST_QUIET_MS = 10000
 READ_CHECK_BYTES = 16  # look at the clock every this many bytes while reading
+TX_WAIT_MS = 100  # the longest wait for a host that does not read, when nothing is due sooner
 
 try:
     import micropython
@@ -32,6 +33,9 @@ class UsbLink:
         self.tx = sys.stdout.buffer
         self.poller = select.poll()
         self.poller.register(sys.stdin, select.POLLIN)
+        self.tx_poller = select.poll()
+        self.tx_poller.register(sys.stdout, select.POLLOUT)
+        self.unsent = 0
         self.decoder = p.FrameDecoder()
         self.seq = 0
         self.last_rx_ms = -HOST_QUIET_MS
@@ -64,8 +68,15 @@ class UsbLink:
             events = self.poller.poll(0)
         return frames
 
-    def send(self, message):  # type: (bytes) -> None
-        """Frame and write one message."""
+    def send(self, message, wait_ms=0):  # type: (bytes, int) -> None
+        """Frame and write one message; drop it if the line has no room within ``wait_ms``.
+
+        A host that floods frames and never reads the answers would otherwise fill the
+        line until a write blocks, and a blocked loop enforces no lease.
+        """
+        if not self.tx_poller.poll(min(wait_ms, TX_WAIT_MS)):
+            self.unsent += 1
+            return
         self.tx.write(p.encode_frame(self.seq, message))
         self.seq = (self.seq + 1) & 0xFF
 
@@ -95,10 +106,10 @@ def _serve(board, core, usb, ble, host_active):
     for _seq, message in frames:
         usb.last_rx_ms = now
         for reply in core.handle(message, now, "usb"):
-            usb.send(reply)
+            usb.send(reply, _timeout(core, board.now_ms()))
     for note in core.tick(board.now_ms()):
         if now - usb.last_rx_ms < HOST_QUIET_MS:
-            usb.send(note)
+            usb.send(note, _timeout(core, board.now_ms()))
         if ble is not None:
             ble.notify(note)  # type: ignore[attr-defined]
     active = now - usb.last_rx_ms < HOST_QUIET_MS

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 
 from firmware_host.errors import InvalidInput, PC6Error
+from firmware_host.files import UnsuitableFile, read_regular, reason
 
 #: A multi-line string: a line inside it is not a statement, and the scan reads statements.
 _MULTI_LINE = ('"""', "'''")
@@ -50,14 +51,15 @@ def configured_socket(config: str, *, named: bool) -> str | None:
 
 def _read(config: str, *, named: bool) -> str | None:
     try:
-        with open(config, "rb") as file:
-            raw = file.read()
+        raw = read_regular(config, what="a config file")  # never a FIFO or /dev/zero
     except FileNotFoundError:
         if named:
             raise InvalidInput(f"{config}: no such config file") from None
         return None
+    except UnsuitableFile as err:
+        raise InvalidInput(f"{config}: cannot read: {reason(err)}") from err
     except OSError as err:
-        raise PC6Error(f"{config}: cannot read: {err.strerror or err}") from err
+        raise PC6Error(f"{config}: cannot read: {reason(err)}") from err
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:

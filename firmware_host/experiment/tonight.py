@@ -48,7 +48,12 @@ def start_scheduled(daemon: Any, profile: str, why: str) -> str | None:
             return f"experiment {name}: run-in night, diary only, no session"
         target = exp.active if arm == ACTIVE else exp.control_profile
         running = daemon.start_now(target, origin="schedule", why=f"experiment {name}, {why}")
-        store.record_session(running.session_id, name, night, arm, target)
+
+        def record(session_id: int) -> None:  # a band may say its kind first (see Running)
+            with Store(daemon.journal.path) as journaled:
+                journaled.record_session(session_id, name, night, arm, target)
+
+        running.on_journaled(record)
         if exp.blinded:
             running.profile = BLIND_LABEL
     return None

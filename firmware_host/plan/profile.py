@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import stat
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from typing import Any
 
 from firmware_host.durations import parse_duration_ms
 from firmware_host.errors import DurationError, ProfileError
+from firmware_host.files import MAX_TEXT_BYTES, read_regular
 from firmware_host.tomlpos import field_lines, line_of
 
 KINDS = ("vibration", "pressure")
@@ -213,7 +212,7 @@ def load_profile(path: str | Path) -> Profile:
     """
     source = str(path)
     try:
-        data = _read_regular_file(Path(path).expanduser())
+        data = read_regular(Path(path).expanduser(), limit=MAX_PROFILE_BYTES, what="a profile")
     except (OSError, ValueError, RuntimeError) as err:
         # OSError: missing or unreadable; ValueError: a NUL byte; RuntimeError: ~user unknown.
         reason = getattr(err, "strerror", None) or str(err)
@@ -221,22 +220,7 @@ def load_profile(path: str | Path) -> Profile:
     return parse_profile(data, source=source)
 
 
-MAX_PROFILE_BYTES = 1 << 20
-
-
-def _read_regular_file(path: Path) -> bytes:
-    """Read a regular file of at most 1 MiB without ever blocking on a FIFO or a device."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(0, "not a regular file")
-        if info.st_size > MAX_PROFILE_BYTES:
-            raise OSError(0, "larger than a profile may be (1 MiB)")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(MAX_PROFILE_BYTES + 1)
-    finally:
-        os.close(fd)
+MAX_PROFILE_BYTES = MAX_TEXT_BYTES
 
 
 def parse_profile(data: bytes | str, *, source: str = "<profile>") -> Profile:

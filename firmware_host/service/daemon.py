@@ -20,6 +20,7 @@ good one stays in use.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from firmware_host.record.journal import Journal
 from firmware_host.service import status as daemon_status
 from firmware_host.service.authority import LEVEL_MAX, Authority, Refused
 from firmware_host.service.clock_sync import ClockSyncCheck
-from firmware_host.service.reloading import Settings
+from firmware_host.service.reloading import Settings, knows_kind
 from firmware_host.service.scheduler import Scheduler
 from firmware_host.service.sdnotify import Notifier
 from firmware_host.service.status import SessionView, Snapshot, hhmm, iso
@@ -53,23 +54,59 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["LEVEL_MAX", "Daemon", "Refused", "default_actuator"]
 
-ActuatorFactory = Callable[[Config, ActuatorKind], Actuator]
+#: Makes the backend for ``(config, kind)``; kind None: the band says what it drives.
+ActuatorFactory = Callable[[Config, ActuatorKind | None], Actuator]
 
 
 @dataclass
 class Running:
-    """The session in progress."""
+    """The session in progress.
+
+    Its gate, engine and journal entry exist from the start when the kind is known, and
+    once the band has said what it drives when the config leaves that to the band.
+    """
 
     profile: str
     origin: str  # "schedule" or "manual"
     why: str
-    engine: Engine
-    gate: SafetyGate
-    session_id: int
+    session: Session
     started_wall: float
     task: asyncio.Task[SessionResult] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    session: Session | None = None
+    _waiting: list[Callable[[int], None]] = field(default_factory=list)
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine (None while the band has not said what it drives)."""
+        return self.session.engine
+
+    @property
+    def gate(self) -> SafetyGate | None:
+        """The gate (None while the band has not said what it drives)."""
+        return self.session.gate
+
+    @property
+    def session_id(self) -> int | None:
+        """The journal's id of the session (None until it is journaled)."""
+        return self.session.session_id
+
+    def on_journaled(self, call: Callable[[int], None]) -> None:
+        """``call(session_id)`` once the session is in the journal (at once if it is)."""
+        if self.session_id is not None:
+            call(self.session_id)
+        else:
+            self._waiting.append(call)
+
+    def opened(self, session: Session) -> contextlib.AbstractContextManager[None]:
+        """The session is open and journaled: tell whoever waited for its id."""
+        calls, self._waiting = self._waiting, []
+        for call in calls:
+            try:
+                assert session.session_id is not None
+                call(session.session_id)
+            except Exception as err:  # a bookkeeping failure must not stop the session
+                logger.error("session %s: %s: %s", self.profile, type(err).__name__, err)
+        return contextlib.nullcontext()
 
 
 @dataclass
@@ -81,9 +118,10 @@ class Pending:
     why: str
 
 
-def default_actuator(config: Config, kind: ActuatorKind) -> Actuator:
+def default_actuator(config: Config, kind: ActuatorKind | None) -> Actuator:
     """The configured backend (the session assembly applies the wearer's calibration)."""
-    return create_backend(config.backend, kind=kind.value, **dict(config.backend_options))
+    extra = {"kind": kind.value} if kind is not None else {}  # None: the band says
+    return create_backend(config.backend, **dict(config.backend_options), **extra)
 
 
 class Daemon:
@@ -179,6 +217,7 @@ class Daemon:
         if not self.settings.loaded:
             self.reload()
         self._restore()
+        self._close_cut_sessions()
         self._note(None, "daemon", f"started; {daemon_status.summary(self.snapshot(upcoming=0))}")
         interval = self.notifier.watchdog_interval_s
         self._next_ping = self.clock.now() if interval else None
@@ -204,9 +243,12 @@ class Daemon:
     async def _trip(self, reason: str) -> None:
         """Latch a trip; the running session's gate turns its output off at once."""
         self.authority.trip = reason
-        if self.running is not None:
-            await self.running.gate.trip(reason)  # the session journals the gate's trip
+        running = self.running
+        if running is not None and running.gate is not None:
+            await running.gate.trip(reason)  # the session journals the gate's trip
         else:
+            if running is not None:
+                running.session.stop(reason)  # still connecting: it never starts
             self._note(None, "trip", reason)
 
     def request_stop(self) -> None:
@@ -339,18 +381,7 @@ class Daemon:
             raise Refused(f"session {self.running.profile} is running")
         loaded = self.settings.check_profile(name, "profile")
         session = self._build_session(loaded.profile, loaded.timeline, origin)
-        assert session.engine is not None and session.gate is not None
-        assert session.session_id is not None
-        running = Running(
-            name,
-            origin,
-            why,
-            session.engine,
-            session.gate,
-            session.session_id,
-            self.clock.wall(),
-            session=session,
-        )
+        running = Running(name, origin, why, session, self.clock.wall())
         self.running = running
         running.task = asyncio.get_running_loop().create_task(self._play(running))
         logger.info("session %s started (%s: %s)", name, origin, why)
@@ -364,7 +395,9 @@ class Daemon:
         """
         assert self.config is not None
         config = self.config
-        setup = resolve(config, Overrides(kind=config.kind.value))
+        # As in `pc6 run`: a band asked for no kind says what it drives once connected.
+        kind = config.kind.value if knows_kind(config) else None
+        setup = resolve(config, Overrides(kind=kind), profile)
         factory = self.actuator_factory
         session = Session(
             setup,
@@ -372,7 +405,7 @@ class Daemon:
             timeline,
             clock=self.clock,
             journaling=Journaling(self.journal, origin=origin, tz=config.tz, pauses=False),
-            factory=lambda _name, kind, _options: factory(config, kind or config.kind),
+            factory=lambda _name, kind, _options: factory(config, kind),
             scale=self.authority.level,
             on_event=self._gate_event,
         )
@@ -383,29 +416,31 @@ class Daemon:
             raise Refused(
                 f"nightly budget ({budget:g} s of {config.kind}) used up until noon"
             ) from err
-        sid = session.session_id
         # Faults the backend sees by itself; link losses arrive as LinkChanged gate events.
-        session.backend.on_fault(lambda reason: self._note(sid, "fault", reason))
+        session.backend.on_fault(lambda reason: self._note(session.session_id, "fault", reason))
         return session
 
     async def _play(self, running: Running) -> SessionResult:
-        assert running.session is not None
         result = SessionResult(EndReason.TRIPPED, "did not start")
         try:
-            result = await running.session.run()
-        except PC6Error as err:  # a refusal at open (a band of another kind)
-            result = SessionResult(EndReason.TRIPPED, str(err))
+            result = await running.session.run(attach=running.opened)
+        except PC6Error as err:
+            # Refused once the band said what it drives (not the profile's kind, or that
+            # kind's budget used up): nothing moved, a refusal and not a trip.
+            result = SessionResult(EndReason.STOPPED, f"refused: {err}")
+            logger.warning("session %s refused: %s", running.profile, err)
+            self._note(running.session_id, "refused", f"{running.profile}: {err}")
         finally:
             self._finish(running, result)
         return result
 
     def _finish(self, running: Running, result: SessionResult) -> None:
-        gate = running.gate
+        tripped = running.gate.tripped if running.gate is not None else None
         # A bug in the session is a trip like the gate's own: nothing about it is
         # understood, so nothing stimulates again until a person has looked.
-        failure = running.session.failure if running.session else None
-        if (gate.tripped or failure) and not self.authority.trip:
-            self.authority.trip = gate.tripped or failure
+        failure = running.session.failure
+        if (tripped or failure) and not self.authority.trip:
+            self.authority.trip = tripped or failure
         self.results.append(result)
         if self.running is running:
             self.running = None
@@ -422,7 +457,7 @@ class Daemon:
         running = self.running
         if running is None:
             return
-        running.engine.stop(reason)
+        running.session.stop(reason)  # works while the band is still connecting too
         await running.done.wait()
 
     # -- what the control API calls ------------------------------------------------------
@@ -457,25 +492,25 @@ class Daemon:
 
     def pause(self, *, by: str) -> dict[str, Any]:
         """Pause the running session (soft ramp down, timeline held)."""
-        running = self._need_running()
-        running.engine.pause()
+        running, engine, _ = self._need_engine()
+        engine.pause()
         self._note(running.session_id, "paused", f"by {by}")
         return {"paused": running.profile}
 
     def resume(self, *, by: str) -> dict[str, Any]:
         """Resume a paused session (soft ramp up)."""
-        running = self._need_running()
-        running.engine.resume()
+        running, engine, _ = self._need_engine()
+        engine.resume()
         self._note(running.session_id, "resumed", f"by {by}")
         return {"resumed": running.profile}
 
     def set_level(self, value: float, *, by: str) -> dict[str, Any]:
         """Scale the running session; 1 plays it as written, the gate clips at the limit."""
         Authority.check_level(value)
-        running = self._need_running()
-        running.engine.set_scale(value)
+        running, engine, gate = self._need_engine()
+        engine.set_scale(value)
         self.authority.level = value
-        ceiling = running.gate.max_level
+        ceiling = gate.max_level
         self._note(running.session_id, "level", f"{value:g} by {by} (ceiling {ceiling:g})")
         return {"level": value, "ceiling": ceiling}
 
@@ -491,8 +526,9 @@ class Daemon:
 
     def reset(self, *, by: str) -> dict[str, Any]:
         """Clear a safety trip and a stop-button hold; says what was cleared."""
-        if self.running is not None and self.running.gate.tripped:
-            self.running.gate.reset()
+        gate = self.running.gate if self.running is not None else None
+        if gate is not None and gate.tripped:
+            gate.reset()
         cleared = self.authority.reset()
         self._note(None, "reset", f"by {by}: {'; '.join(cleared) or 'nothing to clear'}")
         self._wake()
@@ -505,23 +541,29 @@ class Daemon:
         self.pending.clear()
         self._note(self.running.session_id if self.running else None, "button", why)
         if self.running is not None:
-            self.running.engine.stop("stop button")
+            self.running.session.stop("stop button")
         self._wake()
 
     def stop_button_held(self) -> None:
         """A long press: trip everything off until a person resets it."""
         reason = "stop button held"
-        if self.running is not None:
-            self._spawn(self.running.gate.trip(reason))  # the gate journals its trip
+        running = self.running
+        if running is not None and running.gate is not None:
+            self._spawn(running.gate.trip(reason))  # the gate journals its trip
         else:
+            if running is not None:
+                running.session.stop(reason)  # still connecting: it never starts
             self._note(None, "trip", reason)
         self.authority.trip = reason
         self._wake()
 
-    def _need_running(self) -> Running:
-        if self.running is None:
+    def _need_engine(self) -> tuple[Running, Engine, SafetyGate]:
+        running = self.running
+        if running is None:
             raise Refused("no session is running")
-        return self.running
+        if running.engine is None or running.gate is None:
+            raise Refused(f"session {running.profile} is starting: the band has not said yet")
+        return running, running.engine, running.gate
 
     # -- status (see daemon_status) ------------------------------------------------------
 
@@ -530,18 +572,20 @@ class Daemon:
         wall = self.clock.wall()
         session = None
         if (running := self.running) is not None:
-            engine = running.engine
+            engine, gate, kind = running.engine, running.gate, running.session.kind
             session = SessionView(
                 profile=running.profile,
                 origin=running.origin,
                 why=running.why,
                 started_wall=running.started_wall,
-                elapsed_s=engine.elapsed_s,
-                remaining_s=engine.remaining_s,
-                paused=engine.paused,
-                output=running.gate.output,
-                level=engine.scale,
-                ceiling=running.gate.max_level,
+                # Before the band has said what it drives, nothing has played yet.
+                elapsed_s=engine.elapsed_s if engine else 0.0,
+                remaining_s=engine.remaining_s if engine else timeline_s(running.session),
+                paused=engine.paused if engine else False,
+                output=gate.output if gate else 0.0,
+                level=engine.scale if engine else self.authority.level,
+                ceiling=gate.max_level if gate else 1.0,
+                kind=kind.value if kind else None,
             )
         now = self.clock.now()
         return Snapshot(
@@ -567,8 +611,29 @@ class Daemon:
         """One line for systemd and logs."""
         return daemon_status.status_line(self.snapshot(upcoming=1))
 
+    def _close_cut_sessions(self) -> None:
+        """End as killed the sessions a crash, SIGKILL or power cut left open.
+
+        Without this they stay "running or killed" in ``pc6 log`` and the morning report
+        until the next session's budget check, and a night with no later session never
+        counts them as interruptions. Their checkpointed on-time is kept.
+        """
+        try:
+            closed = self.journal.close_killed()
+        except PC6Error as err:
+            logger.error("could not close the sessions a crash left open: %s", err)
+            return
+        if closed:
+            logger.warning("%d session(s) cut by a crash or power cut closed as killed", closed)
+            self._note(None, "daemon", f"{closed} session(s) cut by a crash closed as killed")
+
     def _note(self, session_id: int | None, kind: str, detail: str) -> None:
         try:
             self.journal.event(session_id, at=self.clock.wall(), kind=kind, detail=detail)
         except PC6Error:
             logger.exception("journal write failed (%s: %s)", kind, detail)
+
+
+def timeline_s(session: Session) -> float:
+    """The whole of a session's timeline, in seconds."""
+    return session.timeline.duration_ms / 1000

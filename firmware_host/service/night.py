@@ -78,7 +78,9 @@ def twin_factory(config: Config, link_latency: str = "none") -> Any:
     core over an in-memory link, with the ``link_latency`` model).
     """
 
-    def make(cfg: Config, kind: ActuatorKind) -> Actuator:
+    def make(cfg: Config, kind: ActuatorKind | None) -> Actuator:
+        # A band left to say its kind: the twin stands in for one of the configured kind.
+        kind = kind or cfg.kind
         inner: Actuator | None = None
         if cfg.backend in BAND_BACKENDS:
             twin = _band_twin()

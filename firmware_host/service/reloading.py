@@ -15,12 +15,14 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from firmware_host.drive.actuator import ActuatorKind
 from firmware_host.errors import ConfigError, PC6Error, ProfileError
 from firmware_host.guard.preview import refuse_beyond_ceiling
 from firmware_host.paths import default_journal_path
 from firmware_host.plan.schedule import EXPERIMENT_PREFIX
 from firmware_host.plan.store import Loaded, ProfileStore, check_profile
 from firmware_host.record.journal import Journal
+from firmware_host.session.assembly import learns_kind
 from firmware_host.session.config import Config, load_config
 
 logger = logging.getLogger(__name__)
@@ -147,12 +149,30 @@ def playable(store: ProfileStore, config: Config, name: str, key: str) -> Loaded
         ConfigError: naming ``key``: not found, invalid, not for the backend's kind, or
             continuous stimulation beyond the hard ceiling (the profile's file and step).
     """
-    loaded = check_profile(store, config.kind.value, name, key)
+    if knows_kind(config):
+        loaded = check_profile(store, config.kind.value, name, key)
+        kinds = [config.kind]
+    else:  # the band says what it drives at the start; a profile of another kind is refused
+        try:
+            loaded = store.get(name)
+        except ProfileError as err:
+            raise ConfigError(f"{key}: {err}") from None
+        kinds = [ActuatorKind(k) for k in loaded.profile.kinds]
     try:  # continuous stimulation beyond the hard ceiling is a mistake, as in pc6 run
-        refuse_beyond_ceiling(loaded.timeline, config.kind)
+        for kind in kinds:
+            refuse_beyond_ceiling(loaded.timeline, kind)
     except ProfileError as err:
         raise ConfigError(f"{key}: {err}") from None
     return loaded
+
+
+def knows_kind(config: Config) -> bool:
+    """Whether the config says what the actuator drives (else the band says, once connected).
+
+    A band asked for no kind in ``[backend]`` reports its own, as ``pc6 run`` learns it;
+    every other backend drives what the config says (vibration unless told otherwise).
+    """
+    return config.kind_given or not learns_kind(config.backend)
 
 
 def check_night(config: Config, store: ProfileStore) -> None:

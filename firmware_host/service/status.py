@@ -34,6 +34,7 @@ class SessionView:
     output: float
     level: float
     ceiling: float = 1.0
+    kind: str | None = None  # what the actuator drives, once known (a band may say)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ def status(s: Snapshot) -> dict[str, Any]:
         "control": {"by": by, "why": why},
         "simulated": simulated(s),
         "backend": config.backend if config else None,
-        "kind": config.kind.value if config else None,
+        "kind": (running.kind if running and running.kind else None)
+        or (config.kind.value if config else None),
         "session": session,
         "trip": s.trip,
         "hold": s.hold[0] if s.hold else None,

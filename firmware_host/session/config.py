@@ -22,6 +22,7 @@ from firmware_host.drive.actuator import ActuatorKind, available_backends, check
 from firmware_host.drive.calibration import Calibration
 from firmware_host.durations import parse_duration_ms
 from firmware_host.errors import BackendUnavailable, ConfigError, DurationError
+from firmware_host.files import read_regular, reason
 from firmware_host.guard.limits import Limits, limits_for
 from firmware_host.paths import default_config_path, default_journal_path, default_socket_path
 from firmware_host.plan.schedule import Entry, parse_entries, zone
@@ -116,13 +117,13 @@ def load_config(path: str | Path | None = None, *, missing_ok: bool = True) -> C
     default = default_config_path()
     path = Path(path) if path is not None else default
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, what="a config file")  # never a FIFO or /dev/zero
     except FileNotFoundError:
         if missing_ok and path == default:
             return Config(source=f"{path} (not found: defaults)")
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as err:
-        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from err
+        raise ConfigError(f"{path}: cannot read: {reason(err)}") from err
     return parse_config(raw, source=str(path), base=path.parent, origin=path)
 
 

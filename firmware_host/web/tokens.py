@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware_host.errors import PC6Error
+from firmware_host.files import read_regular, reason
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class TokenStore:
 
     def _read(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text())
+            data = json.loads(read_regular(self.path, what="a token file"))
             if not isinstance(data.get("tokens"), list) or not isinstance(data.get("codes"), list):
                 raise ValueError("missing tokens or codes")
             return data
@@ -159,8 +160,9 @@ class TokenStore:
             return {"tokens": [], "codes": []}
         except (OSError, ValueError, AttributeError) as err:
             # Refuse everyone rather than guess: a damaged file must not let anyone in.
+            why = reason(err) if isinstance(err, OSError) else err
             raise TokenFileError(
-                f"{self.path}: cannot read the token file ({err}); remove it and pair again"
+                f"{self.path}: cannot read the token file ({why}); remove it and pair again"
             ) from err
 
     @contextlib.contextmanager

@@ -149,6 +149,11 @@ def test_doctor_ble_and_clock(home: Path) -> None:
         and c.fix == "sudo systemctl enable --now bluetooth"
         for c in stopped
     )
+    # With the requirement off, sessions do not wait: the warning must not say they do.
+    relaxed = write_config(home, "")  # require_clock_sync = false
+    clock = [c for c in diagnose(relaxed, _fake(synced=False)) if c.what.startswith("system clock")]
+    assert len(clock) == 1 and clock[0].status == WARN, clock
+    assert "wait" not in clock[0].what and "start anyway" in clock[0].what, clock
 
 
 def test_doctor_sim_and_bad_config(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,6 +92,7 @@ def test_ctl_imports_only_its_client(tmp_path: Path) -> None:
         "firmware_host.cli.entry",
         "firmware_host.cli.json_reply",
         "firmware_host.errors",
+        "firmware_host.files",  # the bounded reader: a FIFO as the config must not hang it
         "firmware_host.places",
     ]
     assert not {m.partition(".")[0] for m in imported} & COSTLY, sorted(imported)

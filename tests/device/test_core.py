@@ -271,3 +271,13 @@ def test_status_reports_counters() -> None:
     band.send(p.encode_set(bytes(32), band.core.nonce, 1, HALF, 1000, 0), 0)
     status = p.decode(band.core.handle(p.encode_ping(77), 5, "usb")[0])
     assert (status.token, status.rejected, status.uptime_ms, status.battery_mv) == (77, 1, 5, 3900)
+
+
+def test_a_lease_that_ran_out_before_a_message_is_reported_with_its_answer() -> None:
+    # Under a stream of frames the band often notices a lease end while handling one; the
+    # FAULT of that expiry used to be dropped, so the host never heard of it.
+    band = Band()
+    band.set(HALF, 1000, 0)
+    replies = band.core.handle(p.encode_ping(7), 1000, "usb")
+    assert [p.decode(r).type for r in replies] == [p.FAULT, p.STATUS]
+    assert (p.decode(replies[0]).code, band.board.level) == (p.F_LEASE_EXPIRED, 0)

@@ -17,7 +17,7 @@ FIRMWARE_TESTS = [
     f"{TESTS / 'drive' / 'band' / 'test_host_kill.py'}::"
     "test_micropython_firmware_goes_quiet_after_host_sigkill",
 ]
-FIRMWARE_TEST_COUNT = 11
+FIRMWARE_TEST_COUNT = 12
 
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
 

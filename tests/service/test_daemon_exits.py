@@ -125,6 +125,42 @@ def test_a_killed_daemon_session_is_charged_and_reported_killed(tmp_path: Path) 
 
 
 @pytest.mark.realtime
+def test_a_restarted_daemon_closes_the_session_a_crash_cut(tmp_path: Path) -> None:
+    # The morning after a crash with no later session: the report must name the cut
+    # session as killed, with its minutes, and count it (it stayed "running or killed").
+    config = _home(tmp_path)
+    daemon = _daemon(tmp_path, config)
+    try:
+        assert _ctl(tmp_path, config, "start", "long").returncode == 0
+        deadline = time.monotonic() + 30
+        while (_sessions(tmp_path)[-1][0] or 0) < 1.0:  # checkpointed on-time
+            assert time.monotonic() < deadline, _sessions(tmp_path)
+    finally:
+        daemon.kill()  # SIGKILL: no clean-up of any kind
+        daemon.wait()
+    again = _daemon(tmp_path, config)
+    try:
+        assert _ctl(tmp_path, config, "status").returncode == 0  # up, nothing started
+        on_s, ended, reason = _sessions(tmp_path)[-1]
+        report = subprocess.run(
+            [*PC6, "log", "--config", str(config), "--night", "last"],
+            capture_output=True,
+            text=True,
+            env=_env(tmp_path),
+            timeout=30,
+        )
+    finally:
+        again.terminate()
+        again.wait()
+    assert len(_sessions(tmp_path)) == 1
+    assert reason == "killed" and ended is not None and (on_s or 0) >= 1.0
+    assert report.returncode == 0, report.stderr
+    killed = [line for line in report.stdout.splitlines() if " killed " in line]
+    assert len(killed) == 1 and "running or killed" not in report.stdout, report.stdout
+    assert "interruptions: 1" in report.stdout, report.stdout
+
+
+@pytest.mark.realtime
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2"])
 def test_every_stop_signal_turns_the_daemons_output_off(tmp_path: Path, sig: str) -> None:
     config = _home(tmp_path, '[backend]\nname = "gpio"\nsim_pins = true\n')

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from firmware_host.errors import InvalidInput
 from firmware_host.experiment.store import Store, TrackerNight
+from firmware_host.files import reason
 from firmware_host.plan.schedule import night_of
 
 Reader = Callable[[Path, dt.tzinfo], Iterator[TrackerNight]]
@@ -63,10 +64,14 @@ def import_file(store: Store, source: str, path: Path, tz: dt.tzinfo, *, now: fl
     if not path.exists():
         raise ImportFileError(f"{path}: no such file")
     best: dict[str, TrackerNight] = {}
-    for night in read(path, tz):
-        held = best.get(night.night)
-        if held is None or (night.tib_min or 0) > (held.tib_min or 0):
-            best[night.night] = night  # a nap does not replace the main sleep
+    try:
+        for night in read(path, tz):
+            held = best.get(night.night)
+            if held is None or (night.tib_min or 0) > (held.tib_min or 0):
+                best[night.night] = night  # a nap does not replace the main sleep
+    except OSError as err:  # the readers open through firmware_host.files: FIFOs, devices
+        where = getattr(err, "filename", None) or path
+        raise ImportFileError(f"{where}: cannot read: {reason(err)}") from None
     before = {t.night for t in store.tracker(source)}
     rows = [best[k] for k in sorted(best)]
     store.replace_tracker(source, rows, at=now)

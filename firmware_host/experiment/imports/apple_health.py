@@ -17,6 +17,7 @@ from pathlib import Path
 
 from firmware_host.experiment.imports import ImportFileError, night_row
 from firmware_host.experiment.store import TrackerNight
+from firmware_host.files import open_regular
 from firmware_host.plan.schedule import night_of
 
 SLEEP = "HKCategoryTypeIdentifierSleepAnalysis"
@@ -37,20 +38,21 @@ def read(path: Path, tz: dt.tzinfo) -> Iterator[TrackerNight]:
     count = depth = 0
     root: ET.Element | None = None
     try:
-        for event, elem in ET.iterparse(path, events=("start", "end")):
-            if event == "start":
-                root = elem if root is None else root
-                depth += 1
-                continue
-            depth -= 1
-            if elem.tag == "Record" and elem.get("type") == SLEEP:
-                count += 1
-                kind, span, source = _record(path, count, elem)
-                groups[(night_of(span[0], tz).isoformat(), source)][kind].append(span)
-            if depth == 1 and root is not None:
-                # Keep memory flat: drop each finished top-level element (the export holds
-                # millions of records; cleared but still attached, they would pile up).
-                root.clear()
+        with open_regular(path) as raw:  # streamed: an export reaches gigabytes
+            for event, elem in ET.iterparse(raw, events=("start", "end")):
+                if event == "start":
+                    root = elem if root is None else root
+                    depth += 1
+                    continue
+                depth -= 1
+                if elem.tag == "Record" and elem.get("type") == SLEEP:
+                    count += 1
+                    kind, span, source = _record(path, count, elem)
+                    groups[(night_of(span[0], tz).isoformat(), source)][kind].append(span)
+                if depth == 1 and root is not None:
+                    # Keep memory flat: drop each finished top-level element (the export holds
+                    # millions of records; cleared but still attached, they would pile up).
+                    root.clear()
     except ET.ParseError as err:
         line, column = err.position
         raise ImportFileError(

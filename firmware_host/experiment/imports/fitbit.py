@@ -17,6 +17,10 @@ from typing import Any
 
 from firmware_host.experiment.imports import ImportFileError, night_row
 from firmware_host.experiment.store import TrackerNight
+from firmware_host.files import UnsuitableFile, read_regular, reason
+
+#: Takeout writes one file a month: a few hundred KiB. The cap keeps memory bounded.
+MAX_FILE_BYTES = 64 << 20
 
 
 def read(path: Path, tz: dt.tzinfo) -> Iterator[TrackerNight]:
@@ -24,7 +28,9 @@ def read(path: Path, tz: dt.tzinfo) -> Iterator[TrackerNight]:
     files = sorted(path.glob("sleep-*.json")) if path.is_dir() else [path]
     for file in files:
         try:
-            logs = json.loads(file.read_text(encoding="utf-8"))
+            logs = json.loads(read_regular(file, limit=MAX_FILE_BYTES, what="a Fitbit file"))
+        except UnsuitableFile as err:
+            raise ImportFileError(f"{file}: cannot read: {reason(err)}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ImportFileError(f"{file}: not a Fitbit sleep JSON file ({err})") from None
         if not isinstance(logs, list):

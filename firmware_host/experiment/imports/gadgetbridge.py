@@ -15,6 +15,7 @@ from pathlib import Path
 
 from firmware_host.experiment.imports import ImportFileError, night_row
 from firmware_host.experiment.store import TrackerNight
+from firmware_host.files import open_regular
 
 TABLE = "XIAOMI_SLEEP_TIME_SAMPLE"
 COLUMNS = (
@@ -30,6 +31,7 @@ COLUMNS = (
 
 def read(path: Path, tz: dt.tzinfo) -> Iterator[TrackerNight]:
     """Each sleep session of the export (streamed from SQLite, row by row)."""
+    open_regular(path).close()  # SQLite would wait on a FIFO: refuse anything but a file
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from firmware_host.experiment.imports import ImportFileError, night_row
 from firmware_host.experiment.store import TrackerNight
+from firmware_host.files import open_regular
 
 REQUIRED = ("in_bed", "out_of_bed", "total_sleep_min")
 OPTIONAL = ("night", "sleep_onset_min", "waso_min", "deep_min", "light_min", "rem_min", "device")
@@ -25,7 +27,7 @@ OPTIONAL = ("night", "sleep_onset_min", "waso_min", "deep_min", "light_min", "re
 
 def read(path: Path, tz: dt.tzinfo) -> Iterator[TrackerNight]:
     """Each row of the file, streamed."""
-    with open(path, newline="", encoding="utf-8-sig") as file:
+    with open_regular(path) as raw, io.TextIOWrapper(raw, "utf-8-sig", newline="") as file:
         rows = csv.DictReader(file)
         names = rows.fieldnames or []
         missing = [c for c in REQUIRED if c not in names]

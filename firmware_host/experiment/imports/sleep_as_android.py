@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from firmware_host.experiment.imports import ImportFileError, night_row
 from firmware_host.experiment.store import TrackerNight
+from firmware_host.files import open_regular
 
 
 def read(path: Path, tz: dt.tzinfo) -> Iterator[TrackerNight]:
     """Each record of the export, streamed line by line."""
     header: list[str] | None = None
     expect_data = False
-    with open(path, newline="", encoding="utf-8", errors="replace") as file:
+    with (
+        open_regular(path) as raw,
+        io.TextIOWrapper(raw, "utf-8", errors="replace", newline="") as file,
+    ):
         for number, row in enumerate(csv.reader(file), start=1):
             if not row:
                 continue

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware_host.errors import ProfileError
+from firmware_host.files import read_regular, reason
 
 MAX_IMPORT_BYTES = 1 << 20
 
@@ -98,12 +99,9 @@ def read_json(path: Path) -> Any:
     """
     source = str(path)
     try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_IMPORT_BYTES + 1)
+        raw = read_regular(path, limit=MAX_IMPORT_BYTES, what="an import")
     except OSError as err:
-        raise ProfileError(f"cannot read file: {err.strerror}", source=source) from err
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise ProfileError("larger than an import may be (1 MiB)", source=source)
+        raise ProfileError(f"cannot read file: {reason(err)}", source=source) from err
     try:
         return json.loads(raw)
     except UnicodeDecodeError as err:
