@@ -21,12 +21,13 @@ median wall time (and the median CPU time, which a busy machine inflates less):
 - `pc6 ctl status`, no flags: a builder in the service's group on a Pi, whose pc6 finds
   the system config and from it the system socket.
 
-    .venv/bin/python bench/ctl_latency.py [RUNS] [--before TREE] [--no-deps]
+    .venv/bin/python bench/ctl_latency.py [RUNS] [--before TREE] [--no-deps] [--venvs DIR]
 
 --before TREE also installs another checkout (e.g. `git worktree add /tmp/old main~3`) both
 ways, for a before/after table. --no-deps installs only pc6band (quicker; `pc6 ctl` imports
 none of the dependencies, but a dependency's .pth file would cost start-up, so the default
-installs them as a user would).
+installs them as a user would). --venvs DIR builds the venvs there and reuses the ones
+already built (to time again at a quieter moment without reinstalling).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Timings:
         """One printed line: best and median wall time, median CPU time."""
         wall, cpu = self.wall[name], self.cpu[name]
         return (
-            f"{name:<44} best {min(wall):6.1f} ms  median {statistics.median(wall):6.1f} ms  "
+            f"{name:<46} best {min(wall):6.1f} ms  median {statistics.median(wall):6.1f} ms  "
             f"CPU median {statistics.median(cpu):6.1f} ms"
         )
 
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="?", type=int, default=20)
     parser.add_argument("--before", type=Path, help="another source tree to install and time")
     parser.add_argument("--no-deps", action="store_true", help="install only pc6band")
+    parser.add_argument("--venvs", type=Path, help="build the venvs here; reuse those built")
     options = parser.parse_args()
     trees = [("now", HERE)]
     if options.before:
@@ -185,10 +187,13 @@ def main() -> None:
         for label, tree in trees:
             for way, python, upgrade in ways:
                 name = f"{label}, {way}"
-                venvs[name] = work / f"{label}-{way.replace(' ', '-').replace('.', '-')}"
-                how = build(
-                    tree, venvs[name], python, upgrade_pip=upgrade, deps=not options.no_deps
-                )
+                slug = f"{label}-{way.replace(' ', '-').replace('.', '-')}"
+                venvs[name] = (options.venvs or work) / slug
+                if (venvs[name] / "bin" / "pc6").exists():
+                    print(f"{name:<20} reusing {venvs[name]}")
+                    continue
+                deps = not options.no_deps
+                how = build(tree, venvs[name], python, upgrade_pip=upgrade, deps=deps)
                 print(f"{name:<20} {tree}: {how}")
         root, home = work / "system", work / "home"
         home.mkdir()
@@ -222,7 +227,7 @@ def main() -> None:
                 print(timings.row(name))
             answer = answer_ms(sock, options.runs * 5)
             print(
-                f"{'daemon answer (one connection)':<44} best {min(answer):6.2f} ms  "
+                f"{'daemon answer (one connection)':<46} best {min(answer):6.2f} ms  "
                 f"median {statistics.median(answer):6.2f} ms"
             )
         finally:

@@ -6,15 +6,11 @@ import argparse
 import ast
 import json
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
-from startup_testlib import bare_python
-
-PC6 = str(Path(sys.executable).parent / "pc6")
+from startup_testlib import bare_python, pc6
 
 
 def _answer_once(listener: socket.socket, reply: bytes) -> None:
@@ -41,9 +37,7 @@ def test_a_broken_answer_is_one_line_and_exit_1(tmp_path: Path, reply: bytes, me
         listener.listen(1)
         thread = threading.Thread(target=_answer_once, args=(listener, reply))
         thread.start()
-        run = subprocess.run(
-            [PC6, "ctl", "--socket", str(path), "stop"], capture_output=True, text=True, timeout=60
-        )
+        run = pc6("ctl", "--socket", str(path), "stop")
         thread.join(timeout=60)
     assert run.returncode == 1, run
     assert "Traceback" not in run.stderr
@@ -52,12 +46,7 @@ def test_a_broken_answer_is_one_line_and_exit_1(tmp_path: Path, reply: bytes, me
 
 
 def test_no_daemon_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [PC6, "ctl", "--socket", str(tmp_path / "none.sock"), "status"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = pc6("ctl", "--socket", str(tmp_path / "none.sock"), "status")
     assert run.returncode == 1
     assert "cannot reach the daemon" in run.stderr and "Traceback" not in run.stderr
 
@@ -140,5 +129,5 @@ def test_the_quick_path_covers_exactly_the_commands_without_arguments() -> None:
     "argv", [["ctl", "--socket"], ["ctl", "stop", "now"], ["ctl", "--bogus", "stop"]]
 )
 def test_a_malformed_quick_line_gets_the_full_parser_s_message(argv: list[str]) -> None:
-    run = subprocess.run([PC6, *argv], capture_output=True, text=True, timeout=60)
+    run = pc6(*argv)
     assert run.returncode == 2 and "usage: pc6" in run.stderr and "Traceback" not in run.stderr

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 import tomllib
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from startup_testlib import pc6
 
 from firmware_host.cli.ctl_config import configured_socket, scan
 from firmware_host.errors import InvalidInput
-
-PC6 = str(Path(sys.executable).parent / "pc6")
 
 
 def _tomllib_answer(text: str) -> object:
@@ -165,20 +162,13 @@ def test_the_stop_button_works_while_another_line_is_being_edited(tmp_path: Path
     config = tmp_path / "pc6band.toml"
     sock = tmp_path / "ctl.sock"
     config.write_text(f'[control]\nsocket = "{sock}"\n[limits.vibration]\nmax_level = \n')
-    run = subprocess.run(
-        [PC6, "ctl", "--config", str(config), "stop"], capture_output=True, text=True, timeout=60
-    )
+    run = pc6("ctl", "--config", str(config), "stop")
     assert run.returncode == 1, run
     assert f"cannot reach the daemon at {sock}:" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
 
 
 def test_a_named_config_that_is_missing_is_exit_2(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [PC6, "ctl", "--config", str(tmp_path / "none.toml"), "stop"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = pc6("ctl", "--config", str(tmp_path / "none.toml"), "stop")
     assert run.returncode == 2
     assert run.stderr == f"pc6: error: {tmp_path / 'none.toml'}: no such config file\n"

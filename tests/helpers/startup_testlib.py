@@ -1,4 +1,4 @@
-"""Running Python code the way a bare ``pc6`` start-up would, to see what it imports.
+"""``pc6`` as a fresh process: the console script, and code run the way its start-up runs.
 
 (A plain module: ``tests/conftest.py`` puts ``tests/helpers`` on ``sys.path``.)
 
@@ -16,6 +16,12 @@ import sys
 from pathlib import Path
 
 import firmware_host
+
+
+def pc6(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``pc6 ARGV...`` as a person types it (the venv's console script), its output as text."""
+    command = [str(Path(sys.executable).parent / "pc6"), *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def bare_python(code: str) -> subprocess.CompletedProcess[str]:
